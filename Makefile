@@ -1,0 +1,45 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+export CZ_LEDGER_PATH ?= data/ledger.sqlite3
+
+.PHONY: install system-deps run seed test lint bench reliability clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's Chromium for the end-to-end tests (Playwright drives it; no browser download).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: run 'sudo apt-get install chromium'" >&2; exit 1; fi; }
+
+seed: install
+	$(PY) -m credits_core seed-demo --if-empty --users 40 --months 4 --seed 7
+
+run: seed
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: install system-deps lint
+	$(VENV)/bin/pytest
+
+bench: install
+	$(PY) -m bench
+
+reliability: install
+	$(PY) -m bench.reliability
+
+clean:
+	rm -rf $(VENV) data/*.sqlite3* test-artifacts

@@ -1,0 +1,17 @@
+"""Authentication of API callers (Clerk session tokens)."""
+
+from credits_core.auth.clerk import (
+    DEFAULT_JWKS_URL,
+    AuthError,
+    AuthUnavailableError,
+    ClerkVerifier,
+    Principal,
+)
+
+__all__ = [
+    "DEFAULT_JWKS_URL",
+    "AuthError",
+    "AuthUnavailableError",
+    "ClerkVerifier",
+    "Principal",
+]

@@ -1,0 +1,130 @@
+"""``python -m credits_core`` / ``credits``: the service from a terminal.
+
+Exit codes: 0 ok, 1 a credits error (code and message on stderr), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from . import open_service
+from .errors import CreditsError
+from .models import KINDS
+from .stores.base import RowFilter
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one CLI command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        service = open_service()
+        if args.command == "seed-demo":
+            service.enforce = True
+            if args.if_empty and service.store.accounts():
+                print("ledger already has history; skipping seed")
+                return 0
+            store = service.store
+            relax = getattr(store, "relaxed_durability", None)
+            from .seed import seed_demo
+
+            if relax is not None:
+                with relax():
+                    report = seed_demo(service, users=args.users, months=args.months, seed=args.seed)
+            else:
+                report = seed_demo(service, users=args.users, months=args.months, seed=args.seed)
+            print(f"seeded {report.users} users over {report.months} months: {report.operations} operations")
+        elif args.command == "state":
+            _print(service.state(args.user, tail=args.tail).to_dict())
+        elif args.command == "debit":
+            _print(service.debit(args.user, args.tool, args.key).to_dict())
+        elif args.command == "refund":
+            _print(service.refund(args.key, args.reason).to_dict())
+        elif args.command == "plan":
+            _print(service.change_plan(args.user, args.plan, dry_run=args.dry_run).to_dict())
+        elif args.command == "topup":
+            _print(service.top_up(args.user, args.pack, args.reference).to_dict())
+        elif args.command == "tail":
+            _print([r.to_dict() for r in service.ledger_tail(args.user, args.limit)])
+        elif args.command == "export":
+            _export(service, args)
+        return 0
+    except CreditsError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def _export(service, args) -> None:
+    where = RowFilter(
+        user_id=args.user,
+        kinds=tuple(args.kind or ()),
+        since=_date(args.since),
+        until=_date(args.until),
+    )
+    rows = service.store.rows(where)
+    target = open(args.output, "w", newline="") if args.output != "-" else contextlib.nullcontext(sys.stdout)  # noqa: SIM115
+    with target as out:
+        writer = csv.writer(out)
+        writer.writerow(["createdAt", "name", "userId", "kind", "bucket", "delta", "includedDelta", "purchasedDelta", "meta"])
+        for r in rows:
+            d = r.to_dict()
+            writer.writerow([d["createdAt"], r.name, r.user_id, r.kind, r.bucket, r.delta, r.included_delta,
+                             r.purchased_delta, json.dumps(r.meta, sort_keys=True)])
+    if args.output != "-":
+        print(f"wrote {len(rows)} rows to {args.output}", file=sys.stderr)
+
+
+def _date(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        raise SystemExit(f"error: bad date {text!r}: use YYYY-MM-DD") from None
+
+
+def _print(obj: object) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="credits", description="Secondary Market credits ledger")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("seed-demo", help="write deterministic synthetic history")
+    s.add_argument("--users", type=int, default=40)
+    s.add_argument("--months", type=int, default=4)
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--if-empty", action="store_true", help="do nothing when the ledger has history")
+    s = sub.add_parser("state", help="balance, plan and ledger tail of a user")
+    s.add_argument("user")
+    s.add_argument("--tail", type=int, default=20)
+    s = sub.add_parser("debit", help="charge a tool once per idempotency key")
+    s.add_argument("user")
+    s.add_argument("tool")
+    s.add_argument("key")
+    s = sub.add_parser("refund", help="refund a debit once")
+    s.add_argument("key")
+    s.add_argument("--reason", default="refunded from the CLI")
+    s = sub.add_parser("plan", help="change plan")
+    s.add_argument("user")
+    s.add_argument("plan")
+    s.add_argument("--dry-run", action="store_true")
+    s = sub.add_parser("topup", help="credit a pack once per reference")
+    s.add_argument("user")
+    s.add_argument("pack")
+    s.add_argument("reference")
+    s = sub.add_parser("tail", help="last rows of a user")
+    s.add_argument("user")
+    s.add_argument("--limit", type=int, default=20)
+    s = sub.add_parser("export", help="rows as CSV")
+    s.add_argument("--output", "-o", default="-")
+    s.add_argument("--user")
+    s.add_argument("--kind", action="append", choices=KINDS)
+    s.add_argument("--since")
+    s.add_argument("--until")
+    return p

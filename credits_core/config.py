@@ -1,0 +1,101 @@
+"""Configuration from environment variables, validated once at start-up.
+
+A bad value is a :class:`~credits_core.errors.ConfigError` that names the
+variable (never its value when it is a secret).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from .errors import ConfigError
+
+_TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    ledger: str = "sqlite"  # sqlite | odoo | memory
+    ledger_path: str = "data/ledger.sqlite3"
+    registry_path: str | None = None  # defaults to ledger_path (odoo: data/registry.sqlite3)
+    enforce: bool = False
+    tenant: str = "cityzeen"
+    public_app_url: str = "http://localhost:8501"
+    registry_admin_secret: str | None = field(default=None, repr=False)
+    admin_users: frozenset[str] = frozenset()
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_api_base: str | None = None
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def account_url(self) -> str:
+        return f"{self.public_app_url}/account#credits"
+
+    @property
+    def payments_enabled(self) -> bool:
+        return bool(self.stripe_secret_key)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every variable of SPEC §8."""
+    env = dict(os.environ if environ is None else environ)
+    ledger = env.get("CZ_LEDGER", "sqlite").strip().lower() or "sqlite"
+    if ledger not in ("sqlite", "odoo", "memory"):
+        raise ConfigError("CZ_LEDGER must be 'sqlite' or 'odoo'", variable="CZ_LEDGER")
+    ledger_path = env.get("CZ_LEDGER_PATH", "").strip() or "data/ledger.sqlite3"
+    return Settings(
+        ledger=ledger,
+        ledger_path=ledger_path,
+        registry_path=env.get("CZ_REGISTRY_PATH", "").strip() or None,
+        enforce=_flag(env, "CZ_CREDITS_ENFORCE"),
+        tenant=_tenant(env),
+        public_app_url=_url(env, "CZ_PUBLIC_APP_URL", "http://localhost:8501"),
+        registry_admin_secret=_secret(env, "CZ_REGISTRY_ADMIN_SECRET", min_len=8),
+        admin_users=frozenset(u.strip() for u in env.get("CZ_ADMIN_USERS", "").split(",") if u.strip()),
+        stripe_secret_key=_secret(env, "STRIPE_SECRET_KEY", prefix=("sk_", "rk_")),
+        stripe_webhook_secret=_secret(env, "STRIPE_WEBHOOK_SECRET", prefix=("whsec_",)),
+        stripe_api_base=_url(env, "STRIPE_API_BASE", None),
+        environ=env,
+    )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0", variable=name)
+
+
+def _tenant(env: Mapping[str, str]) -> str:
+    tenant = env.get("CZ_TENANT_ID", "").strip() or "cityzeen"
+    if not _TENANT.fullmatch(tenant):
+        raise ConfigError("CZ_TENANT_ID must be lower-case letters, digits, '-' or '_' (max 64)", variable="CZ_TENANT_ID")
+    return tenant
+
+
+def _url(env: Mapping[str, str], name: str, default: str | None) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL", variable=name)
+    return raw.rstrip("/")
+
+
+def _secret(env: Mapping[str, str], name: str, *, min_len: int = 1, prefix: tuple[str, ...] = ()) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if len(raw) < min_len:
+        raise ConfigError(f"{name} is too short (at least {min_len} characters)", variable=name)
+    if prefix and not raw.startswith(prefix):
+        raise ConfigError(f"{name} does not look like a valid key (expected it to start with {' or '.join(prefix)})", variable=name)
+    return raw

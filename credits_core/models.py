@@ -1,0 +1,213 @@
+"""Typed values the engine passes around: ledger rows, balances, answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+KINDS = ("grant", "upgrade", "trim", "debit", "refund", "topup", "adjust", "plan")
+ROW_PREFIX = "CZ_SMCR|"
+
+
+@dataclass(frozen=True)
+class Balance:
+    """Credits by bucket; ``total`` is always ``included + purchased``."""
+
+    included: int = 0
+    purchased: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.included + self.purchased
+
+    def to_dict(self) -> dict[str, int]:
+        return {"total": self.total, "included": self.included, "purchased": self.purchased}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Balance:
+        return cls(included=int(data["included"]), purchased=int(data["purchased"]))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One append-only ledger row.
+
+    ``delta`` is the signed change; ``included_delta`` is the part of it that
+    hits the included bucket, the rest (``purchased_delta``) the purchased one.
+    """
+
+    name: str
+    user_id: str
+    kind: str
+    delta: int
+    included_delta: int
+    created_at: datetime
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def purchased_delta(self) -> int:
+        return self.delta - self.included_delta
+
+    @property
+    def bucket(self) -> str:
+        """``included``, ``purchased``, or ``mixed`` when a debit spans both."""
+        if self.included_delta and self.purchased_delta:
+            return "mixed"
+        if self.purchased_delta or self.kind == "topup":
+            return "purchased"
+        return "included"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape used by the API and the CSV export."""
+        return {
+            "name": self.name,
+            "userId": self.user_id,
+            "kind": self.kind,
+            "delta": self.delta,
+            "bucket": self.bucket,
+            "includedDelta": self.included_delta,
+            "purchasedDelta": self.purchased_delta,
+            "createdAt": self.created_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "meta": self.meta,
+        }
+
+
+@dataclass(frozen=True)
+class Account:
+    """The derived per-user state a store keeps beside the rows.
+
+    Everything here can be recomputed from the user's rows
+    (:func:`credits_core.policy.account.derive_account`); stores keep it so
+    that reading a balance never scans history.
+    """
+
+    user_id: str
+    balance: Balance = Balance()
+    plan: str | None = None
+    month: str | None = None  # last calendar month (YYYY-MM) the grant ran for
+    month_peak: int = 0  # highest monthlyIncluded held in `month`
+    month_granted: int = 0  # grant + upgrade credits written in `month`
+    trim_seq: int = 0  # trim rows written in `month`
+    rows: int = 0
+
+    def with_rows(self, rows: list[Row]) -> Account:
+        """This account after ``rows`` are appended (pure)."""
+        acc = self
+        for row in rows:
+            acc = _apply(acc, row)
+        return acc
+
+
+def _apply(acc: Account, row: Row) -> Account:
+    """Fold one row into the derived state (the single definition of it)."""
+    meta = row.meta
+    bal = Balance(acc.balance.included + row.included_delta, acc.balance.purchased + row.purchased_delta)
+    acc = replace(acc, balance=bal, rows=acc.rows + 1)
+    peak = int(meta.get("peak", 0))
+    if row.kind == "grant" and meta.get("month") != acc.month:
+        return replace(acc, month=meta["month"], month_peak=peak, month_granted=row.delta, trim_seq=0)
+    if row.kind == "plan":
+        return replace(acc, plan=meta["plan"], month_peak=max(acc.month_peak, peak))
+    if row.kind == "upgrade":
+        return replace(acc, month_peak=max(acc.month_peak, peak), month_granted=acc.month_granted + row.delta)
+    if row.kind == "trim":
+        return replace(acc, trim_seq=acc.trim_seq + 1)
+    return acc
+
+
+@dataclass(frozen=True)
+class DebitResult:
+    """Answer to a debit; ``replayed`` when the key was seen before."""
+
+    row: Row
+    balance: Balance
+    replayed: bool = False
+    warning: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"row": self.row.to_dict(), "balance": self.balance.to_dict(), "replayed": self.replayed}
+        if self.warning:
+            out["warning"] = self.warning
+        return out
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    row: Row
+    balance: Balance
+    replayed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": self.row.to_dict(), "balance": self.balance.to_dict(), "replayed": self.replayed}
+
+
+@dataclass(frozen=True)
+class TopUpResult:
+    row: Row
+    balance: Balance
+    replayed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": self.row.to_dict(), "balance": self.balance.to_dict(), "replayed": self.replayed}
+
+
+@dataclass(frozen=True)
+class PlanChange:
+    """Result (or dry-run preview) of a plan change."""
+
+    previous_plan: str
+    plan: str
+    granted: int
+    trimmed: int
+    balance: Balance
+    soft_cap: int
+    monthly_included: int
+    dry_run: bool = False
+    rows: tuple[Row, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "previousPlan": self.previous_plan,
+            "plan": self.plan,
+            "granted": self.granted,
+            "trimmed": self.trimmed,
+            "balance": self.balance.to_dict(),
+            "softCap": self.soft_cap,
+            "monthlyIncluded": self.monthly_included,
+            "dryRun": self.dry_run,
+            "rows": [r.to_dict() for r in self.rows],
+        }
+
+
+@dataclass(frozen=True)
+class CreditsState:
+    """What ``GET /api/credits-state`` answers."""
+
+    user_id: str
+    plan: str
+    balance: Balance
+    monthly_included: int
+    soft_cap: int
+    enforce: bool
+    month: str
+    ledger_tail: tuple[Row, ...] = ()
+    registry_version: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "userId": self.user_id,
+            "plan": self.plan,
+            "balance": self.balance.to_dict(),
+            "monthlyIncluded": self.monthly_included,
+            "softCap": self.soft_cap,
+            "enforce": self.enforce,
+            "month": self.month,
+            "registryVersion": self.registry_version,
+            "ledgerTail": [r.to_dict() for r in self.ledger_tail],
+        }
+
+
+def as_plain(obj: Any) -> Any:
+    """Dataclass → plain dict (for debugging and tests)."""
+    return asdict(obj)

@@ -1,0 +1,37 @@
+"""Payments: Stripe Checkout for top-up packs (see ``stripe_gateway``)."""
+
+from .stripe_gateway import (
+    EVENT_ASYNC_PAYMENT_SUCCEEDED,
+    EVENT_CHARGE_REFUNDED,
+    EVENT_CHECKOUT_COMPLETED,
+    WEBHOOK_TOLERANCE_S,
+    ChargeRefund,
+    CheckoutNotFound,
+    CheckoutNotPaid,
+    CheckoutSession,
+    PaidSession,
+    PaymentError,
+    PaymentProviderError,
+    PaymentsDisabled,
+    StripeGateway,
+    WebhookEvent,
+    WebhookInvalid,
+)
+
+__all__ = [
+    "EVENT_ASYNC_PAYMENT_SUCCEEDED",
+    "EVENT_CHARGE_REFUNDED",
+    "EVENT_CHECKOUT_COMPLETED",
+    "WEBHOOK_TOLERANCE_S",
+    "ChargeRefund",
+    "CheckoutNotFound",
+    "CheckoutNotPaid",
+    "CheckoutSession",
+    "PaidSession",
+    "PaymentError",
+    "PaymentProviderError",
+    "PaymentsDisabled",
+    "StripeGateway",
+    "WebhookEvent",
+    "WebhookInvalid",
+]

@@ -1,0 +1,38 @@
+"""Shared shapes of policy answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from ..models import Account, Row
+
+T = TypeVar("T")
+
+# Finds an existing row by name inside the running transaction.
+Lookup = Callable[[str], Row | None]
+
+
+@dataclass(frozen=True)
+class Decision(Generic[T]):
+    """Rows to append atomically, and the answer to give once they are."""
+
+    rows: list[Row] = field(default_factory=list)
+    result: T | None = None
+
+
+def new_row(
+    acc: Account, name: str, kind: str, delta: int, included_delta: int, now: datetime, **meta: Any
+) -> Row:
+    """A row for ``acc``'s user (meta values that are None are left out)."""
+    return Row(
+        name=name,
+        user_id=acc.user_id,
+        kind=kind,
+        delta=delta,
+        included_delta=included_delta,
+        created_at=now,
+        meta={k: v for k, v in meta.items() if v is not None},
+    )

@@ -1,0 +1,239 @@
+"""The credits service: composes registry, policy and a store.
+
+Speaks in the product's nouns — ``state``, ``debit``, ``refund``,
+``change_plan``, ``top_up``, ``ledger_tail`` — and the HTTP routes, the CLI
+and the pages map onto these one to one. Every mutation is one store
+transaction that first applies any pending monthly grants (rule 1) and then
+the operation, so a failed operation writes nothing at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from . import keys
+from .clock import Clock, SystemClock, month_of
+from .errors import NotFound, UnknownPack
+from .models import Account, CreditsState, DebitResult, PlanChange, RefundResult, Row, TopUpResult
+from .policy import (
+    adjust_rows,
+    decide_debit,
+    plan_change_rows,
+    refund_rows,
+    replay_debit,
+    rollover_rows,
+    topup_rows,
+)
+from .policy.grants import current_plan
+from .policy.ledger import Decision, Lookup
+from .registry import MemoryRegistryRepository, Pack, Registry, RegistryRepository
+from .stores.base import LedgerStore, RowFilter
+
+T = TypeVar("T")
+MAX_TAIL = 500
+
+
+class CreditsService:
+    """One tenant's credits over one store (see module docstring)."""
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        registry: RegistryRepository | None = None,
+        *,
+        enforce: bool = False,
+        clock: Clock | None = None,
+        account_url: str = "/account#credits",
+    ) -> None:
+        self.store = store
+        self.registries = registry or MemoryRegistryRepository()
+        self.enforce = enforce
+        self.clock = clock or SystemClock()
+        self.account_url = account_url
+
+    # -- reads -------------------------------------------------------------
+    @property
+    def registry(self) -> Registry:
+        """The current registry version."""
+        return self.registries.current()
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def state(self, user_id: str, *, tail: int = 20) -> CreditsState:
+        """Balance, plan, caps and the last ``tail`` rows; applies a due monthly grant."""
+        keys.check_user(user_id)
+        reg, now = self.registry, self.now()
+        acc = self.store.account(user_id)
+        if acc.month != month_of(now):
+            acc = self.store.transact(user_id, self._rolled(lambda a, _lookup: Decision([], a)))
+        plan = current_plan(acc, reg)
+        rows = self.store.tail(user_id, _clamp(tail)) if tail else []
+        return CreditsState(
+            user_id=user_id,
+            plan=plan.id,
+            balance=acc.balance,
+            monthly_included=plan.monthly_included,
+            soft_cap=plan.soft_cap,
+            enforce=self.enforce,
+            month=month_of(now),
+            ledger_tail=tuple(rows),
+            registry_version=reg.version,
+        )
+
+    def ledger_tail(self, user_id: str, limit: int = 20) -> list[Row]:
+        """The user's last ``limit`` rows (1–500), newest first."""
+        return self.store.tail(keys.check_user(user_id), _clamp(limit))
+
+    def matrix(self) -> dict[str, Any]:
+        """Tools with credits, plans and packs of the current registry."""
+        return self.registry.matrix()
+
+    def top_up_path(self) -> dict[str, Any]:
+        """Where a short balance can be topped up (part of a 402 answer)."""
+        packs = [{"id": p.id, "label": p.label, "credits": p.credits} for p in self.registry.packs]
+        return {"packs": packs, "accountUrl": self.account_url}
+
+    # -- mutations ---------------------------------------------------------
+    def debit(self, user_id: str, tool_id: str, idempotency_key: str) -> DebitResult:
+        """Charge a tool once per key (rules 4–5); a repeat replays the first answer."""
+        keys.check_user(user_id)
+        key = keys.check_key(idempotency_key)
+        name = keys.debit_name(key)
+        existing = self.store.find(name)
+        if existing is not None:
+            return replay_debit(existing, user_id, str(tool_id))
+        reg, now, enforce, path = self.registry, self.now(), self.enforce, self.top_up_path()
+
+        def decide(acc: Account, lookup: Lookup) -> Decision[DebitResult]:
+            found = lookup(name)
+            if found is not None:
+                return Decision([], replay_debit(found, user_id, str(tool_id)))
+            return decide_debit(acc, reg, tool_id, key, now, enforce=enforce, top_up=path)
+
+        return self.store.transact(user_id, self._rolled(decide, reg, now))
+
+    def refund(self, idempotency_key: str, reason: str = "action failed") -> RefundResult:
+        """Return a debit's credits to their buckets, once (rule 6)."""
+        key = keys.check_key(idempotency_key)
+        debit = self.store.find(keys.debit_name(key))
+        if debit is None:
+            raise NotFound(f"no debit with idempotencyKey {key!r}", idempotencyKey=key)
+        reason = str(reason or "action failed")[:200]
+        now = self.now()
+
+        def decide(acc: Account, lookup: Lookup) -> Decision[RefundResult]:
+            return refund_rows(acc, lookup(keys.debit_name(key)), key, reason, now, lookup(keys.refund_name(key)))
+
+        return self.store.transact(debit.user_id, self._rolled(decide, now=now))
+
+    def change_plan(
+        self, user_id: str, plan_id: str, *, dry_run: bool = False, request_id: str | None = None
+    ) -> PlanChange:
+        """Switch plan with trim and bounded upgrade grant (rule 3); ``dry_run`` writes nothing."""
+        keys.check_user(user_id)
+        request_id = keys.check_key(request_id or uuid.uuid4().hex, "requestId")
+        reg, now = self.registry, self.now()
+        reg.plan(plan_id)
+
+        def decide(acc: Account, lookup: Lookup) -> Decision[PlanChange]:
+            return plan_change_rows(acc, reg, plan_id, request_id, now, lookup, dry_run=dry_run)
+
+        if dry_run:
+            acc = self.store.account(user_id)
+            rolled = acc.with_rows(rollover_rows(acc, reg, now))
+            return decide(rolled, self.store.find).result  # type: ignore[return-value]
+        return self.store.transact(user_id, self._rolled(decide, reg, now))
+
+    def top_up(
+        self,
+        user_id: str,
+        pack_id: str,
+        reference: str,
+        *,
+        credits: int | None = None,
+        price: int | None = None,
+        currency: str | None = None,
+        **meta: Any,
+    ) -> TopUpResult:
+        """Credit a pack to the purchased bucket once per ``reference`` (rule 7).
+
+        ``credits``/``price``/``currency`` come from the paid Checkout Session
+        when given, so a registry change after checkout cannot alter a payment.
+        """
+        keys.check_user(user_id)
+        reference = keys.check_key(reference, "sessionId")
+        reg, now = self.registry, self.now()
+        try:
+            pack = reg.pack(pack_id)
+        except UnknownPack:
+            if credits is None or price is None or currency is None:
+                raise
+            pack = Pack(id=str(pack_id), label=str(pack_id), credits=credits, price=price, currency=currency)
+        name = keys.topup_name(reference)
+
+        def decide(acc: Account, lookup: Lookup) -> Decision[TopUpResult]:
+            return topup_rows(acc, reg, pack, reference, now, lookup(name), credits=credits, **meta)
+
+        return self.store.transact(user_id, self._rolled(decide, reg, now))
+
+    def adjust(self, user_id: str, key: str, delta: int, bucket: str, reason: str) -> TopUpResult:
+        """A manual ops correction under ``CZ_SMCR|adjust|<key>``."""
+        keys.check_user(user_id)
+        key = keys.check_key(key, "key")
+        now = self.now()
+
+        def decide(acc: Account, lookup: Lookup) -> Decision[TopUpResult]:
+            return adjust_rows(acc, key, int(delta), bucket, str(reason)[:200], now, lookup(keys.adjust_name(key)))
+
+        return self.store.transact(user_id, self._rolled(decide, now=now))
+
+    # -- ops queries ---------------------------------------------------------
+    def daily_totals(self, where: RowFilter = RowFilter()):  # -> pandas.DataFrame
+        """Credits and row counts per UTC day and kind."""
+        from .ops import daily_totals_frame
+
+        return daily_totals_frame(self.store.daily_totals(where))
+
+    def top_tools(self, where: RowFilter = RowFilter(), limit: int = 10):  # -> pandas.DataFrame
+        """Tools ranked by credits charged."""
+        from .ops import top_tools_frame
+
+        return top_tools_frame(self.store.top_tools(where, limit), self.registry)
+
+    def balances(self):  # -> pandas.DataFrame
+        """Every user's balance by bucket and plan."""
+        from .ops import balances_frame
+
+        return balances_frame(self.store.accounts(), self.registry)
+
+    def rows(self, where: RowFilter = RowFilter(), limit: int | None = 1000):  # -> pandas.DataFrame
+        """Ledger rows matching ``where``, newest first, as a table."""
+        from .ops import rows_frame
+
+        return rows_frame(self.store.rows(where, limit))
+
+    # -- composition -------------------------------------------------------
+    def _rolled(
+        self,
+        decide: Callable[[Account, Lookup], Decision[T]],
+        reg: Registry | None = None,
+        now: datetime | None = None,
+    ) -> Callable[[Account, Lookup], Decision[T]]:
+        """``decide`` preceded by any pending monthly grants, in one decision."""
+        reg = reg or self.registry
+        now = now or self.now()
+
+        def run(acc: Account, lookup: Lookup) -> Decision[T]:
+            grants = rollover_rows(acc, reg, now)
+            inner = decide(acc.with_rows(grants), lookup)
+            return Decision(grants + inner.rows, inner.result)
+
+        return run
+
+
+def _clamp(limit: int) -> int:
+    return max(1, min(MAX_TAIL, int(limit)))

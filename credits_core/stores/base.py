@@ -1,0 +1,109 @@
+"""The ledger store interface: what every store guarantees.
+
+A store holds append-only rows (unique by ``name``) and, beside them, each
+user's derived :class:`~credits_core.models.Account` (balances by bucket,
+plan, month state). The service never asks which store it holds.
+
+Guarantees every implementation gives:
+
+* ``transact(user_id, decide)`` runs ``decide(account, lookup)`` against a
+  consistent view of that user's account and of row names, then appends the
+  returned rows and the updated account **atomically**: all or nothing.
+  Two concurrent ``transact`` calls never both see the same view and both
+  write (SQLite: one write transaction; memory: a lock; Odoo: write, verify,
+  and compensate by archiving, then ``decide`` runs again on the new view).
+  ``decide`` must therefore be pure; it may raise a ``CreditsError`` to
+  abort, in which case nothing is written.
+* A row name is never stored twice; a balance never goes negative.
+* ``account`` is one cheap read (no history scan); ``tail`` is the last
+  ``limit`` rows of a user, newest first.
+* Failures of the backing service raise ``LedgerUnavailable``, never a
+  half-written change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar, runtime_checkable
+
+from ..models import Account, Row
+from ..policy.ledger import Decision, Lookup
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """Which rows an ops query looks at (every field optional)."""
+
+    user_id: str | None = None
+    kinds: tuple[str, ...] = ()
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+@dataclass(frozen=True)
+class DailyTotal:
+    day: str  # YYYY-MM-DD (UTC)
+    kind: str
+    credits: int  # sum of deltas
+    rows: int
+
+
+@dataclass(frozen=True)
+class ToolUsage:
+    tool: str
+    credits: int  # credits charged (positive)
+    uses: int
+
+
+@runtime_checkable
+class LedgerStore(Protocol):
+    """Append-only credit ledger with a derived per-user account."""
+
+    def account(self, user_id: str) -> Account:
+        """The user's derived state; an empty account for an unknown user."""
+        ...
+
+    def find(self, name: str) -> Row | None:
+        """The active row with this name, if any."""
+        ...
+
+    def transact(self, user_id: str, decide: Callable[[Account, Lookup], Decision[T]]) -> T:
+        """Run ``decide`` and append its rows atomically (see module docstring)."""
+        ...
+
+    def tail(self, user_id: str, limit: int) -> list[Row]:
+        """The user's last ``limit`` rows, newest first."""
+        ...
+
+    def rows(self, where: RowFilter = RowFilter(), limit: int | None = None) -> list[Row]:
+        """Rows matching ``where``, newest first."""
+        ...
+
+    def daily_totals(self, where: RowFilter = RowFilter()) -> list[DailyTotal]:
+        """Sum of deltas and row count per UTC day and kind."""
+        ...
+
+    def top_tools(self, where: RowFilter = RowFilter(), limit: int = 10) -> list[ToolUsage]:
+        """Tools by credits charged (debits net of nothing; refunds are separate)."""
+        ...
+
+    def accounts(self) -> list[Account]:
+        """Every user's derived account (for balance distributions)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def append_all(rows: Iterable[Row]) -> list[Row]:
+    """Materialise ``rows`` and check names are unique within the batch."""
+    out = list(rows)
+    names = [r.name for r in out]
+    if len(names) != len(set(names)):
+        raise ValueError("a decision returned two rows with the same name")
+    return out

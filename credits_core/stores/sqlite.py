@@ -1,0 +1,264 @@
+"""Embedded SQLite store: the default ledger of server mode.
+
+WAL journal, ``synchronous=FULL`` (an acknowledged credit survives power
+loss, not only a crash), UNIQUE row names, and every mutation in one
+``BEGIN IMMEDIATE`` transaction that also updates the user's derived
+account, so readers never scan history and several processes can share the
+file (SQLite's write lock serialises them; ``busy_timeout`` waits).
+One connection per thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import ConfigError, Conflict, CreditsError, LedgerUnavailable
+from ..models import Account, Balance, Row
+from ..policy.ledger import Decision, Lookup
+from .base import DailyTotal, RowFilter, ToolUsage, append_all
+
+T = TypeVar("T")
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA foreign_keys=ON",
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE CHECK (name LIKE 'CZ_SMCR|%'),
+    user_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    delta INTEGER NOT NULL,
+    included_delta INTEGER NOT NULL,
+    tool TEXT,
+    created_at TEXT NOT NULL,
+    meta TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_user_id ON ledger (user_id, id);
+CREATE INDEX IF NOT EXISTS ledger_created ON ledger (created_at);
+CREATE TABLE IF NOT EXISTS accounts (
+    user_id TEXT PRIMARY KEY,
+    included INTEGER NOT NULL CHECK (included >= 0),
+    purchased INTEGER NOT NULL CHECK (purchased >= 0),
+    plan TEXT,
+    month TEXT,
+    month_peak INTEGER NOT NULL,
+    month_granted INTEGER NOT NULL,
+    trim_seq INTEGER NOT NULL,
+    rows INTEGER NOT NULL
+);
+"""
+
+_ROW_COLS = "name, user_id, kind, delta, included_delta, created_at, meta"
+_TS = "%Y-%m-%d %H:%M:%S.%f"
+
+
+class SqliteStore:
+    """The ledger in one SQLite file (see module docstring)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = self._conn()
+            conn.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(
+                f"CZ_LEDGER_PATH: cannot open a writable SQLite ledger at {self.path!r} ({exc})",
+                variable="CZ_LEDGER_PATH",
+            ) from None
+
+    # -- connections -------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            for pragma in PRAGMAS:
+                conn.execute(pragma)
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def relaxed_durability(self) -> Iterator[None]:
+        """``synchronous=OFF`` on this thread's connection, for bulk seeding only."""
+        conn = self._conn()
+        conn.execute("PRAGMA synchronous=OFF")
+        try:
+            yield
+        finally:
+            conn.execute("PRAGMA synchronous=FULL")
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- reads -------------------------------------------------------------
+    def account(self, user_id: str) -> Account:
+        with _mapped():
+            return _read_account(self._conn(), user_id)
+
+    def find(self, name: str) -> Row | None:
+        with _mapped():
+            return _find(self._conn(), name)
+
+    def tail(self, user_id: str, limit: int) -> list[Row]:
+        with _mapped():
+            cur = self._conn().execute(
+                f"SELECT {_ROW_COLS} FROM ledger WHERE user_id=? ORDER BY id DESC LIMIT ?", (user_id, max(0, limit))
+            )
+            return [_to_row(r) for r in cur]
+
+    def rows(self, where: RowFilter = RowFilter(), limit: int | None = None) -> list[Row]:
+        sql, args = _where(where)
+        with _mapped():
+            cur = self._conn().execute(
+                f"SELECT {_ROW_COLS} FROM ledger {sql} ORDER BY id DESC LIMIT ?", (*args, -1 if limit is None else limit)
+            )
+            return [_to_row(r) for r in cur]
+
+    def daily_totals(self, where: RowFilter = RowFilter()) -> list[DailyTotal]:
+        sql, args = _where(where)
+        with _mapped():
+            cur = self._conn().execute(
+                f"SELECT substr(created_at, 1, 10) AS day, kind, sum(delta), count(*) FROM ledger {sql} "
+                "GROUP BY day, kind ORDER BY day, kind",
+                args,
+            )
+            return [DailyTotal(*r) for r in cur]
+
+    def top_tools(self, where: RowFilter = RowFilter(), limit: int = 10) -> list[ToolUsage]:
+        sql, args = _where(RowFilter(where.user_id, ("debit",), where.since, where.until))
+        with _mapped():
+            cur = self._conn().execute(
+                f"SELECT coalesce(tool, '?'), -sum(delta) AS credits, count(*) AS uses FROM ledger {sql} "
+                "GROUP BY tool ORDER BY credits DESC, uses DESC, tool LIMIT ?",
+                (*args, limit),
+            )
+            return [ToolUsage(*r) for r in cur]
+
+    def accounts(self) -> list[Account]:
+        with _mapped():
+            cur = self._conn().execute(f"SELECT {_ACCOUNT_COLS} FROM accounts")
+            return [_to_account(r) for r in cur]
+
+    # -- the one write path ------------------------------------------------
+    def transact(self, user_id: str, decide: Callable[[Account, Lookup], Decision[T]]) -> T:
+        conn = self._conn()
+        with _mapped():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                acc = _read_account(conn, user_id)
+                decision = decide(acc, lambda name: _find(conn, name))
+                rows = append_all(decision.rows)
+                if rows:
+                    conn.executemany(
+                        f"INSERT INTO ledger ({_ROW_COLS}, tool) VALUES (?,?,?,?,?,?,?,?)",
+                        [(*_from_row(r), r.meta.get("tool")) for r in rows],
+                    )
+                    _write_account(conn, acc.with_rows(rows))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return decision.result  # type: ignore[return-value]
+
+
+class _mapped:
+    """Turn sqlite3 errors into engine errors (never a stack trace upstream)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None or isinstance(exc, CreditsError) or not isinstance(exc, sqlite3.Error):
+            return False
+        if isinstance(exc, sqlite3.IntegrityError):
+            raise Conflict("that ledger row already exists; nothing was written") from None
+        text = str(exc).lower()
+        if "readonly" in text or "read-only" in text:
+            reason = "the ledger file is read-only"
+        elif "full" in text:
+            reason = "the disk holding the ledger is full"
+        elif "locked" in text or "busy" in text:
+            reason = "the ledger is busy; try again"
+        else:
+            reason = "the ledger database failed"
+        raise LedgerUnavailable(f"{reason}; nothing was written", reason=reason) from None
+
+
+_ACCOUNT_COLS = "user_id, included, purchased, plan, month, month_peak, month_granted, trim_seq, rows"
+
+
+def _read_account(conn: sqlite3.Connection, user_id: str) -> Account:
+    row = conn.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE user_id=?", (user_id,)).fetchone()
+    return _to_account(row) if row else Account(user_id)
+
+
+def _to_account(r: tuple[Any, ...]) -> Account:
+    return Account(r[0], Balance(r[1], r[2]), r[3], r[4], r[5], r[6], r[7], r[8])
+
+
+def _write_account(conn: sqlite3.Connection, acc: Account) -> None:
+    conn.execute(
+        f"INSERT OR REPLACE INTO accounts ({_ACCOUNT_COLS}) VALUES (?,?,?,?,?,?,?,?,?)",
+        (acc.user_id, acc.balance.included, acc.balance.purchased, acc.plan, acc.month,
+         acc.month_peak, acc.month_granted, acc.trim_seq, acc.rows),
+    )
+
+
+def _find(conn: sqlite3.Connection, name: str) -> Row | None:
+    r = conn.execute(f"SELECT {_ROW_COLS} FROM ledger WHERE name=?", (name,)).fetchone()
+    return _to_row(r) if r else None
+
+
+def _from_row(row: Row) -> tuple[Any, ...]:
+    created = row.created_at.astimezone(UTC).strftime(_TS)
+    meta = json.dumps(row.meta, separators=(",", ":"), sort_keys=True)
+    return (row.name, row.user_id, row.kind, row.delta, row.included_delta, created, meta)
+
+
+def _to_row(r: tuple[Any, ...]) -> Row:
+    created = datetime.strptime(r[5], _TS).replace(tzinfo=UTC)
+    return Row(r[0], r[1], r[2], r[3], r[4], created, json.loads(r[6]))
+
+
+def _where(where: RowFilter) -> tuple[str, tuple[Any, ...]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if where.user_id:
+        clauses.append("user_id = ?")
+        args.append(where.user_id)
+    if where.kinds:
+        clauses.append(f"kind IN ({','.join('?' * len(where.kinds))})")
+        args.extend(where.kinds)
+    if where.since:
+        clauses.append("created_at >= ?")
+        args.append(where.since.astimezone(UTC).strftime(_TS))
+    if where.until:
+        clauses.append("created_at < ?")
+        args.append(where.until.astimezone(UTC).strftime(_TS))
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)

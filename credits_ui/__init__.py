@@ -1,0 +1,1 @@
+"""The Streamlit app: pages lay out widgets and call ``credits_core``."""
