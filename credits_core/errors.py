@@ -12,6 +12,7 @@ Callers catch by meaning; the API, the CLI and the pages each translate
     │   ├── UnknownPack            400 unknown_pack
     │   └── RegistryInvalid        400 registry_invalid   lists every problem
     ├── Unauthorized               401 unauthorized
+    │   └── (auth.AuthUnavailableError 503 auth_unavailable: JWKS unreachable)
     ├── PaymentRequired            402 insufficient_credits
     ├── Forbidden                  403 forbidden
     │   └── PlanRequired           403 plan_required

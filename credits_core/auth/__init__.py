@@ -4,6 +4,7 @@ from credits_core.auth.clerk import (
     DEFAULT_JWKS_URL,
     AuthError,
     AuthUnavailableError,
+    ClerkConfigError,
     ClerkVerifier,
     Principal,
 )
@@ -12,6 +13,7 @@ __all__ = [
     "DEFAULT_JWKS_URL",
     "AuthError",
     "AuthUnavailableError",
+    "ClerkConfigError",
     "ClerkVerifier",
     "Principal",
 ]

@@ -37,10 +37,14 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from credits_core.errors import ConfigError, InvalidKey, Unauthorized
+from credits_core.keys import check_user
+
 __all__ = [
     "DEFAULT_JWKS_URL",
     "AuthError",
     "AuthUnavailableError",
+    "ClerkConfigError",
     "ClerkVerifier",
     "Principal",
 ]
@@ -62,20 +66,18 @@ class Principal:
     claims: Mapping[str, Any] = field(repr=False, hash=False, compare=False)
 
 
-class AuthError(Exception):
+class AuthError(Unauthorized):
     """A request could not be authenticated (401 ``unauthorized`` by default).
 
     ``message`` says why in a few words and never contains the token or a key.
+    A :class:`credits_core.errors.CreditsError`, so the API translates it with the rest.
     """
 
     code = "unauthorized"
     http_status = 401
 
-    def __init__(
-        self, message: str, *, code: str | None = None, http_status: int | None = None
-    ) -> None:
+    def __init__(self, message: str, *, code: str | None = None, http_status: int | None = None) -> None:
         super().__init__(message)
-        self.message = message
         if code is not None:
             self.code = code
         if http_status is not None:
@@ -87,6 +89,10 @@ class AuthUnavailableError(AuthError):
 
     code = "auth_unavailable"
     http_status = 503
+
+
+class ClerkConfigError(ConfigError, ValueError):
+    """A bad ``CLERK_*`` variable; the message names it, never its value."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,8 @@ _EMPTY = _KeySet(MappingProxyType({}), float("-inf"))
 class ClerkVerifier:
     """Verifies Clerk session JWTs; safe to share between threads.
 
-    Rules: RS256 only; ``exp`` and a non-empty string ``sub`` required; ``nbf``
+    Rules: RS256 only; ``exp`` and ``sub`` required (``sub`` must pass the
+    ledger's user-id rules, ``credits_core.keys.check_user``); ``nbf``
     and ``iat`` honoured; all time checks use ``leeway_s``; when
     ``authorized_parties`` is non-empty, ``azp`` must be present and listed
     (as clerk-sdk-python does; Clerk's JS SDK skips a missing ``azp``).
@@ -174,7 +181,8 @@ class ClerkVerifier:
         """Build from ``CLERK_*`` variables; ``None`` when neither key nor secret is set.
 
         ``CLERK_JWT_KEY`` wins over ``CLERK_SECRET_KEY`` (networkless). A bad
-        value raises ``ValueError`` naming the variable, never its value.
+        value raises :class:`ClerkConfigError` (a ``ValueError`` and a
+        ``ConfigError``) naming the variable, never its value.
         """
         pem = (environ.get("CLERK_JWT_KEY") or "").strip()
         secret = (environ.get("CLERK_SECRET_KEY") or "").strip()
@@ -182,13 +190,13 @@ class ClerkVerifier:
             return None
         url = (environ.get("CLERK_JWKS_URL") or "").strip() or DEFAULT_JWKS_URL
         if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
-            raise ValueError("CLERK_JWKS_URL must be an http(s) URL")
+            raise ClerkConfigError("CLERK_JWKS_URL must be an http(s) URL")
         parties = (environ.get("CLERK_AUTHORIZED_PARTIES") or "").split(",")
         if pem:
             try:
                 _load_pem(pem)
             except ValueError:
-                raise ValueError(
+                raise ClerkConfigError(
                     "CLERK_JWT_KEY is not a valid PEM RSA public key "
                     "(use 'PEM Public Key' from the Clerk Dashboard, API keys page)"
                 ) from None
@@ -201,10 +209,11 @@ class ClerkVerifier:
 
     def close(self) -> None:
         """Close the HTTP client if this verifier created it."""
-        if self._owns_client and self._client is not None:
-            self._client.close()
-            self._client = None
-            self._owns_client = False
+        with self._fetch_lock:
+            if self._owns_client and self._client is not None:
+                self._client.close()
+                self._client = None
+                self._owns_client = False
 
     def verify_authorization_header(self, header: str | None) -> Principal:
         """Verify ``Authorization: Bearer <jwt>`` (scheme case-insensitive)."""
@@ -249,6 +258,10 @@ class ClerkVerifier:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub.strip():
             raise AuthError("token 'sub' must be a non-empty string")
+        try:
+            check_user(sub)  # the ledger's user-id rules (credits_core.keys)
+        except InvalidKey:
+            raise AuthError("token 'sub' is not a usable user id") from None
         if self._parties:
             azp = claims.get("azp")
             if not isinstance(azp, str) or not azp:
@@ -341,7 +354,7 @@ class ClerkVerifier:
             self._owns_client = True
         headers = {"Authorization": f"Bearer {self._secret}", "Accept": "application/json"}
         try:
-            resp = client.get(self._jwks_url, headers=headers, timeout=self._timeout)
+            resp = client.get(self._jwks_url, headers=headers, timeout=self._timeout, follow_redirects=False)
         except httpx.TimeoutException:
             raise AuthUnavailableError("timed out fetching Clerk signing keys") from None
         except httpx.HTTPError as exc:
@@ -399,7 +412,7 @@ def _load_pem(pem: str) -> RSAPublicKey:
     text = pem.strip().replace("\\r", "").replace("\\n", "\n")
     try:
         key = load_pem_public_key(text.encode())
-    except (ValueError, TypeError):
+    except Exception:  # ValueError, TypeError, UnsupportedAlgorithm
         raise ValueError("not a valid PEM public key") from None
     if not isinstance(key, RSAPublicKey):
         raise ValueError("PEM key is not an RSA public key")

@@ -14,9 +14,11 @@ from credits_core.auth import (
     DEFAULT_JWKS_URL,
     AuthError,
     AuthUnavailableError,
+    ClerkConfigError,
     ClerkVerifier,
     Principal,
 )
+from credits_core.errors import ConfigError, CreditsError, Unauthorized
 from tests.standins.clerk_jwks import ClerkStandIn
 
 
@@ -139,6 +141,7 @@ CASES = {
     "missing sub": (lambda c: c.mint(sub=None), "'sub'"),
     "empty sub": (lambda c: c.mint(sub=""), "'sub'"),
     "non-string sub": (lambda c: c.mint(extra={"sub": 123}), "'sub'"),
+    "sub not a ledger user id": (lambda c: c.mint(sub="user|1"), "'sub'"),
     "missing exp": (lambda c: c.mint(exp_in=None), "'exp'"),
     "typ not JWT": (lambda c: c.mint(headers={"typ": "at+jwt"}), "type must be JWT"),
 }
@@ -152,6 +155,16 @@ def test_rejected(verifier, clerk, case):
     assert reason in err.message
     with pytest.raises(AuthError):
         verifier.verify_authorization_header(f"Bearer {token}")
+
+
+def test_errors_join_the_credits_hierarchy(clerk):
+    err = rejected(pem_verifier(clerk), clerk.mint(exp_in=-60))
+    assert isinstance(err, Unauthorized) and isinstance(err, CreditsError)
+    assert err.to_dict() == {"code": "unauthorized", "message": "token expired"}
+    down = AuthUnavailableError("x")
+    assert isinstance(down, AuthError)
+    assert (down.code, down.http_status) == ("auth_unavailable", 503)
+    assert issubclass(ClerkConfigError, ConfigError) and issubclass(ClerkConfigError, ValueError)
 
 
 def test_unknown_kid(clerk):
@@ -308,9 +321,7 @@ def test_timeout_is_503():
         sock.listen(1)
         port = sock.getsockname()[1]
         with ClerkStandIn(lifetime_s=30) as clerk:
-            v = ClerkVerifier(
-                secret_key="sk_test_x", jwks_url=f"http://127.0.0.1:{port}/v1/jwks", timeout_s=0.3
-            )
+            v = ClerkVerifier(secret_key="sk_test_x", jwks_url=f"http://127.0.0.1:{port}/v1/jwks", timeout_s=0.3)
             assert "timed out" in _unavailable(v, clerk.mint()).message
 
 
@@ -407,9 +418,7 @@ def test_from_env_ec_key_rejected():
     from tests.standins.clerk_jwks import ec_key
 
     pem = (
-        ec_key()
-        .public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        ec_key().public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     with pytest.raises(ValueError, match="CLERK_JWT_KEY"):
         ClerkVerifier.from_env({"CLERK_JWT_KEY": pem.decode()})

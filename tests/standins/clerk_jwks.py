@@ -45,9 +45,7 @@ def ec_key(slot: Any = 0) -> ec.EllipticCurvePrivateKey:
 def pem_of(key: rsa.RSAPrivateKey | rsa.RSAPublicKey) -> str:
     """SubjectPublicKeyInfo PEM of a key's public half (what Clerk shows as 'PEM Public Key')."""
     public = key.public_key() if isinstance(key, rsa.RSAPrivateKey) else key
-    return public.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def _b64(data: bytes) -> str:
@@ -88,8 +86,7 @@ class ClerkStandIn:
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}{path}"
         self._stopped = False
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
         self._thread.start()
         self._timer = threading.Timer(lifetime_s, self.stop)
         self._timer.daemon = True
