@@ -29,6 +29,7 @@ attribute, not part of the API body) ties a failure to Stripe's request log.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -38,7 +39,7 @@ from urllib.parse import urlsplit
 
 import stripe
 
-from ..errors import BadRequest, Conflict, CreditsError, NotFound
+from ..errors import BadRequest, ConfigError, Conflict, CreditsError, NotFound
 
 __all__ = [
     "EVENT_ASYNC_PAYMENT_SUCCEEDED",
@@ -208,7 +209,7 @@ class _NotOurs(Exception):
 def _http_url(value: str, name: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError(f"{name} must be an http(s) URL without query or fragment")
+        raise ConfigError(f"{name} must be an http(s) URL without query or fragment", variable=name)
     return value.rstrip("/")
 
 
@@ -228,10 +229,13 @@ class StripeGateway:
     ) -> None:
         """Build a client; ``api_base`` (``STRIPE_API_BASE``) overrides api.stripe.com.
 
-        Raises ``ValueError`` naming the setting for a bad key or URL (never
+        Raises ``ConfigError`` naming the variable for a bad key or URL (never
         echoing the key)."""
         if not secret_key or not re.match(r"^(sk|rk)_", secret_key):
-            raise ValueError("STRIPE_SECRET_KEY must be a Stripe secret key (sk_...) or restricted key (rk_...)")
+            raise ConfigError(
+                "STRIPE_SECRET_KEY must be a Stripe secret key (sk_...) or restricted key (rk_...)",
+                variable="STRIPE_SECRET_KEY",
+            )
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         self.public_app_url = _http_url(public_app_url, "CZ_PUBLIC_APP_URL")
@@ -260,14 +264,16 @@ class StripeGateway:
     def from_env(cls, env: Mapping[str, str] | None = None) -> StripeGateway | None:
         """The gateway configured by ``STRIPE_*`` / ``CZ_PUBLIC_APP_URL``; ``None``
         when ``STRIPE_SECRET_KEY`` is unset (payments disabled). A bad value is a
-        ``ValueError`` naming the variable."""
+        ``ConfigError`` naming the variable."""
         env = os.environ if env is None else env
         key = (env.get("STRIPE_SECRET_KEY") or "").strip()
         if not key:
             return None
         app_url = (env.get("CZ_PUBLIC_APP_URL") or "").strip()
         if not app_url:
-            raise ValueError("CZ_PUBLIC_APP_URL must be set when STRIPE_SECRET_KEY is set")
+            raise ConfigError(
+                "CZ_PUBLIC_APP_URL must be set when STRIPE_SECRET_KEY is set", variable="CZ_PUBLIC_APP_URL"
+            )
         return cls(
             key,
             webhook_secret=(env.get("STRIPE_WEBHOOK_SECRET") or "").strip() or None,
@@ -345,7 +351,7 @@ class StripeGateway:
             session = self._client.v1.checkout.sessions.create(
                 params=params,  # type: ignore[arg-type]
                 options={"idempotency_key": attempt_id},
-            )
+            ).to_dict()  # StripeObject is not a dict in stripe-python 16
         except stripe.StripeError as e:
             raise _provider_error(e, "create the checkout") from None
         sid, url = session.get("id"), session.get("url")
@@ -412,12 +418,17 @@ class StripeGateway:
         except ValueError:  # body not UTF-8
             raise WebhookInvalid("The webhook body is not valid UTF-8.", reason="malformed") from None
         try:
+            if not isinstance(json.loads(payload), dict):
+                raise ValueError("not an object")
+        except ValueError:  # json.JSONDecodeError is a ValueError
+            raise WebhookInvalid("The webhook body is not a Stripe event.", reason="malformed") from None
+        try:
             event = self._client.construct_event(payload, signature_header, secret, self._tolerance).to_dict()
         except stripe.SignatureVerificationError:
             raise WebhookInvalid(
                 f"The webhook timestamp is older than {self._tolerance} seconds.", reason="stale"
             ) from None
-        except (ValueError, TypeError):  # json.JSONDecodeError is a ValueError
+        except ValueError:  # e.g. a v2 "thin" event notification
             raise WebhookInvalid("The webhook body is not a Stripe event.", reason="malformed") from None
         return _event_from(event)
 

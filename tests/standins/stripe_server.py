@@ -234,7 +234,9 @@ class FakeStripe:
         handler = type("_BoundHandler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-stripe", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-stripe", daemon=True
+        )
         self._thread.start()
         self._timer = threading.Timer(self.lifetime_s, self.stop)
         self._timer.daemon = True
@@ -815,8 +817,10 @@ class FakeStripe:
     # -- internals: hosted page --------------------------------------------------------
 
     def _log_page(self, method: str, path: str) -> None:
+        entry = {"method": method, "path": path, "params": {}, "data": {}, "idempotency_key": None}
+        entry.update(authorized=False, replayed=False, fault=None, status=None)
         with self._lock:
-            self._log.append({"method": method, "path": path, "params": {}, "data": {}, "idempotency_key": None})
+            self._log.append(entry)
 
     def _page(self, method: str, session_id: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
         with self._lock:
@@ -961,7 +965,9 @@ class WebhookSink:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="webhook-sink", daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="webhook-sink", daemon=True
+        ).start()
         self._timer = threading.Timer(lifetime_s, self.stop)
         self._timer.daemon = True
         self._timer.start()
