@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -74,6 +75,8 @@ class MemoryRegistryRepository:
 class SqliteRegistryRepository:
     """Registry versions in a SQLite table (shared by every process on the file)."""
 
+    CHECK_INTERVAL_S = 1.0
+
     _SCHEMA = """
     CREATE TABLE IF NOT EXISTS registry_versions (
         tenant TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL, updated_at TEXT NOT NULL,
@@ -89,14 +92,16 @@ class SqliteRegistryRepository:
             self._db.execute(self._SCHEMA)
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open the registry database at CZ_LEDGER_PATH/CZ_REGISTRY_PATH ({exc})", variable="CZ_REGISTRY_PATH") from None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._cache: Registry | None = None
+        self._checked_at = 0.0
         if self._latest_version() is None:
             default = load_default_registry(tenant)
             self._insert(default)
 
     def _latest_version(self) -> int | None:
-        row = self._db.execute("SELECT max(version) FROM registry_versions WHERE tenant=?", (self.tenant,)).fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT max(version) FROM registry_versions WHERE tenant=?", (self.tenant,)).fetchone()
         return row[0]
 
     def _insert(self, reg: Registry) -> None:
@@ -106,33 +111,39 @@ class SqliteRegistryRepository:
         )
 
     def current(self) -> Registry:
-        latest = self._latest_version()
+        # Another process may save a version: look at most once a second.
+        now = time.monotonic()
         cached = self._cache
-        if cached is not None and cached.version == latest:
+        if cached is not None and now - self._checked_at < self.CHECK_INTERVAL_S:
             return cached
-        with self._lock:
-            self._cache = self.get(latest)
-            return self._cache
+        latest = self._latest_version()
+        if cached is None or cached.version != latest:
+            cached = self._cache = self.get(latest)
+        self._checked_at = now
+        return cached
 
     def get(self, version: int) -> Registry:
-        row = self._db.execute(
-            "SELECT doc FROM registry_versions WHERE tenant=? AND version=?", (self.tenant, version)
-        ).fetchone()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT doc FROM registry_versions WHERE tenant=? AND version=?", (self.tenant, version)
+            ).fetchone()
         if row is None:
             raise NotFound(f"registry version {version} does not exist")
         return parse_registry(json.loads(row[0]))
 
     def versions(self) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            "SELECT version, updated_at FROM registry_versions WHERE tenant=? ORDER BY version DESC", (self.tenant,)
-        ).fetchall()
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT version, updated_at FROM registry_versions WHERE tenant=? ORDER BY version DESC", (self.tenant,)
+            ).fetchall()
         return [{"version": v, "updatedAt": u} for v, u in rows]
 
     def save(self, doc: dict[str, Any], *, expected_version: int | None = None) -> Registry:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                cur = self._latest_version() or 0
+                row = self._db.execute("SELECT max(version) FROM registry_versions WHERE tenant=?", (self.tenant,)).fetchone()
+                cur = row[0] or 0
                 _check_expected(expected_version, cur)
                 reg = parse_registry(_next_doc(doc, self.tenant, cur + 1))
                 self._insert(reg)
@@ -140,7 +151,7 @@ class SqliteRegistryRepository:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._cache = reg
+            self._cache, self._checked_at = reg, time.monotonic()
             return reg
 
 
