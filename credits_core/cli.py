@@ -33,11 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             relax = getattr(store, "relaxed_durability", None)
             from .seed import seed_demo
 
-            if relax is not None:
-                with relax():
-                    report = seed_demo(service, users=args.users, months=args.months, seed=args.seed)
-            else:
-                report = seed_demo(service, users=args.users, months=args.months, seed=args.seed)
+            # The history ends at --end, or at the start of the current UTC hour, so
+            # that the same --seed writes the same rows (SystemClock "now" never repeats).
+            end = _date(args.end) or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+            with relax() if relax is not None else contextlib.nullcontext():
+                report = seed_demo(service, users=args.users, months=args.months, seed=args.seed, end=end)
             print(f"seeded {report.users} users over {report.months} months: {report.operations} operations")
         elif args.command == "state":
             _print(service.state(args.user, tail=args.tail).to_dict())
@@ -85,7 +85,8 @@ def _date(text: str | None) -> datetime | None:
     try:
         return datetime.fromisoformat(text).replace(tzinfo=UTC)
     except ValueError:
-        raise SystemExit(f"error: bad date {text!r}: use YYYY-MM-DD") from None
+        print(f"error: bad date {text!r}: use YYYY-MM-DD", file=sys.stderr)
+        raise SystemExit(2) from None  # bad usage, like argparse
 
 
 def _print(obj: object) -> None:
@@ -99,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--users", type=int, default=40)
     s.add_argument("--months", type=int, default=4)
     s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--end", help="UTC date/time the history ends (default: the start of this hour)")
     s.add_argument("--if-empty", action="store_true", help="do nothing when the ledger has history")
     s = sub.add_parser("state", help="balance, plan and ledger tail of a user")
     s.add_argument("user")

@@ -9,6 +9,7 @@ the operation, so a failed operation writes nothing at all.
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 
 from . import keys
 from .clock import Clock, SystemClock, month_of
-from .errors import NotFound, UnknownPack
+from .errors import BadRequest, NotFound, UnknownPack
 from .models import Account, CreditsState, DebitResult, PlanChange, RefundResult, Row, TopUpResult
 from .policy import (
     adjust_rows,
@@ -184,10 +185,11 @@ class CreditsService:
         """A manual ops correction under ``CZ_SMCR|adjust|<key>``."""
         keys.check_user(user_id)
         key = keys.check_key(key, "key")
+        delta = _integer(delta, "delta")
         now = self.now()
 
         def decide(acc: Account, lookup: Lookup) -> Decision[TopUpResult]:
-            return adjust_rows(acc, key, int(delta), bucket, str(reason)[:200], now, lookup(keys.adjust_name(key)))
+            return adjust_rows(acc, key, delta, bucket, str(reason)[:200], now, lookup(keys.adjust_name(key)))
 
         return self.store.transact(user_id, self._rolled(decide, now=now))
 
@@ -236,4 +238,14 @@ class CreditsService:
 
 
 def _clamp(limit: int) -> int:
-    return max(1, min(MAX_TAIL, int(limit)))
+    return max(1, min(MAX_TAIL, _integer(limit, "limit")))
+
+
+def _integer(value: object, what: str) -> int:
+    """``value`` when it is a real integer (not a bool, a float or text), else ``BadRequest``."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return operator.index(value)  # int, numpy integers; not float or text
+    except TypeError:
+        raise BadRequest(f"{what} must be an integer (got {type(value).__name__})", field=what) from None

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import TypeVar
 
+from ..errors import Conflict
 from ..models import Account, Row
 from ..policy.ledger import Decision, Lookup
 from .base import DailyTotal, RowFilter, ToolUsage, append_all
@@ -36,13 +37,16 @@ class MemoryStore:
             decision = decide(acc, self.find)
             rows = append_all(decision.rows)
             if any(r.name in self._by_name for r in rows):
-                raise ValueError("a decision tried to write an existing row name")
+                raise Conflict("that ledger row already exists; nothing was written")
+            after = acc.with_rows(rows)
+            if after.balance.included < 0 or after.balance.purchased < 0:
+                raise Conflict("that change would take a balance below zero; nothing was written")
             for row in rows:
                 self._rows.append(row)
                 self._by_name[row.name] = row
                 self._by_user[row.user_id].append(row)
             if rows:
-                self._accounts[user_id] = acc.with_rows(rows)
+                self._accounts[user_id] = after
             return decision.result  # type: ignore[return-value]
 
     def tail(self, user_id: str, limit: int) -> list[Row]:

@@ -197,7 +197,12 @@ class _mapped:
         if exc is None or isinstance(exc, CreditsError) or not isinstance(exc, sqlite3.Error):
             return False
         if isinstance(exc, sqlite3.IntegrityError):
-            raise Conflict("that ledger row already exists; nothing was written") from None
+            detail = str(exc)
+            if "included" in detail or "purchased" in detail:
+                raise Conflict("that change would take a balance below zero; nothing was written") from None
+            if "UNIQUE" in detail:
+                raise Conflict("that ledger row already exists; nothing was written") from None
+            raise Conflict(f"the ledger refused that row ({detail}); nothing was written") from None
         text = str(exc).lower()
         if "readonly" in text or "read-only" in text:
             reason = "the ledger file is read-only"

@@ -1,0 +1,1 @@
+"""Tests of credits_core (mirrors the package tree)."""
