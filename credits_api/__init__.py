@@ -1,15 +1,8 @@
-"""HTTP API under /api (placeholder until the API issue lands)."""
+"""HTTP API under ``/api`` (SPEC §5), served by the Streamlit process.
 
-from fastapi import FastAPI
+``app.py`` mounts it: ``st.App(__file__, routes=[Mount("/api", app=create_api())])``.
+"""
 
+from .app import create_api
 
-def create_api() -> FastAPI:
-    api = FastAPI(title="Secondary Market credits API", docs_url=None, redoc_url=None)
-
-    @api.get("/credits-matrix")
-    def matrix() -> dict:
-        from credits_core.runtime import shared_service
-
-        return shared_service().matrix()
-
-    return api
+__all__ = ["create_api"]

@@ -1,0 +1,240 @@
+"""HTTP benchmark: authenticated debits/s through ``streamlit run app.py`` vs a bare SQLite route.
+
+The server runs with ``CZ_BENCH_ROUTES=1``, which makes ``create_api()`` also
+mount ``POST /api/_bench/raw-insert`` (one sqlite3 INSERT + COMMIT into a
+scratch table of the same ledger file, same pragmas: WAL, synchronous=FULL).
+The ratio debits/s ÷ raw inserts/s is what the API layer (auth, validation,
+the service's rules, JSON) costs on top of the durable write both must do.
+
+Load: ``CONNECTIONS`` keep-alive httpx connections, one per thread, on
+127.0.0.1, bounded by a request count and a time cap. Each thread debits for
+its own user (upgraded to Professional first, so every debit is covered)
+with distinct idempotency keys. Tokens are Clerk-shaped RS256 JWTs checked
+against ``CLERK_JWT_KEY`` (no network).
+
+Protocol: ``streamlit run`` starts uvicorn through ``UvicornRunner`` with
+``uvicorn.Config`` defaults for ``http`` and ``loop`` (``"auto"``), which pick
+httptools and uvloop when they are installed (``uvicorn/protocols/http/auto.py``,
+``uvicorn/loops/auto.py``); ``GET /api/_bench/server-info`` reports what the
+running server really uses. Streamlit has no option for them, so the
+comparison run uses the other supported way to serve an ``st.App``:
+``uvicorn app:app --http h11 --loop asyncio``.
+
+    .venv/bin/python -m bench.bench_http [--quick]      (or: .venv/bin/python bench/bench_http.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+if __package__ in (None, ""):  # run as a file: python bench/bench_http.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.report import figure, text_table
+from tests.servers import ROOT, StreamlitServer, free_port, streamlit_server
+from tests.standins.clerk_jwks import ClerkStandIn, pem_of
+
+CONNECTIONS = int(os.environ.get("BENCH_HTTP_CONNECTIONS", "8"))
+TARGET_RPS = 1000
+TARGET_RATIO = 0.5
+
+
+def _env(ledger: Path, clerk: ClerkStandIn) -> dict[str, str]:
+    return {
+        "CZ_LEDGER": "sqlite",
+        "CZ_LEDGER_PATH": str(ledger),
+        "CLERK_JWT_KEY": pem_of(clerk.key),
+        "CZ_BENCH_ROUTES": "1",
+    }
+
+
+@contextlib.contextmanager
+def _uvicorn_server(env: dict[str, str], log_dir: Path, http: str, loop: str) -> Iterator[StreamlitServer]:
+    """``uvicorn app:app`` with an explicit protocol and loop (same scrubbed env as tests/servers.py)."""
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CZ_", "ODOO_", "CLERK_", "STRIPE_"))}
+    clean.update(env, CZ_PUBLIC_APP_URL=f"http://127.0.0.1:{port}")
+    log_path = log_dir / f"uvicorn-{http}-{port}.log"
+    uvicorn = Path(sys.executable).with_name("uvicorn")
+    cmd = ["timeout", "-s", "KILL", "600", str(uvicorn), "app:app", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--http", http, "--loop", loop, "--no-access-log"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=clean, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = StreamlitServer(f"http://127.0.0.1:{port}", proc, log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"uvicorn exited:\n{server.log()[-2000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(server.url + "/_stcore/health", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.2)
+        yield server
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def _load(
+    url: str, make_request: Callable[[httpx.Client, int, int], httpx.Response], total: int, cap_s: float
+) -> dict[str, float]:
+    """``total`` requests over CONNECTIONS keep-alive connections (or until ``cap_s``)."""
+    latencies: list[list[float]] = [[] for _ in range(CONNECTIONS)]
+    errors = [0] * CONNECTIONS
+    counter = iter(range(total))
+    lock = threading.Lock()
+    stop_at = time.monotonic() + cap_s
+
+    def worker(slot: int) -> None:
+        with httpx.Client(base_url=url, timeout=30, limits=httpx.Limits(max_connections=1)) as client:
+            while time.monotonic() < stop_at:
+                with lock:
+                    n = next(counter, None)
+                if n is None:
+                    return
+                t0 = time.perf_counter()
+                r = make_request(client, slot, n)
+                latencies[slot].append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    errors[slot] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(CONNECTIONS)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    lat = sorted(x for per in latencies for x in per)
+    if not lat:
+        raise RuntimeError("no request completed")
+    return {
+        "rps": len(lat) / elapsed,
+        "p50_ms": statistics.median(lat) * 1000,
+        "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
+        "requests": len(lat),
+        "errors": sum(errors),
+    }
+
+
+def _measure(server_url: str, clerk_key: Any, clerk: ClerkStandIn, total: int, cap_s: float) -> dict[str, Any]:
+    info = httpx.get(server_url + "/api/_bench/server-info", timeout=30).json()
+    users = [f"bench_{secrets.token_hex(4)}_{i}" for i in range(CONNECTIONS)]
+    headers = [{"Authorization": f"Bearer {clerk.mint(u, key=clerk_key, exp_in=3600)}"} for u in users]
+    run_id = secrets.token_hex(4)
+    with httpx.Client(base_url=server_url, timeout=30) as c:
+        for h in headers:  # 1,500 included credits each: every debit below is covered
+            r = c.post("/api/credits-plan", json={"plan": "professional"}, headers=h)
+            r.raise_for_status()
+        for i in range(50):  # warm-up: threadpool, connections, caches
+            c.post("/api/_bench/raw-insert")
+            c.post(
+                "/api/credits-debit",
+                json={"tool": "ask_ai", "idempotencyKey": f"warm-{run_id}-{i}"},
+                headers=headers[i % CONNECTIONS],
+            )
+
+    def debit(client: httpx.Client, slot: int, n: int) -> httpx.Response:
+        body = {"tool": "ask_ai", "idempotencyKey": f"b-{run_id}-{n}"}
+        return client.post("/api/credits-debit", json=body, headers=headers[slot])
+
+    def raw(client: httpx.Client, slot: int, n: int) -> httpx.Response:
+        return client.post("/api/_bench/raw-insert")
+
+    return {"info": info, "raw": _load(server_url, raw, total, cap_s), "debit": _load(server_url, debit, total, cap_s)}
+
+
+def _label(info: dict[str, Any]) -> str:
+    http = "httptools" if "httptools" in str(info.get("http_protocol")) else "h11"
+    loop = "uvloop" if "uvloop" in str(info.get("loop")) else "asyncio"
+    return f"{http}+{loop}"
+
+
+def run(quick: bool = False) -> list[dict]:
+    """Start the app, load it, and return the figures (see module docstring)."""
+    total, cap_s = (600, 8.0) if quick else (3000, 20.0)
+    figures: list[dict] = []
+    with ClerkStandIn(lifetime_s=900) as clerk, tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
+        key = clerk.key
+        tmpdir = Path(tmp)
+        with streamlit_server(_env(tmpdir / "ledger.sqlite3", clerk), log_dir=tmpdir) as server:
+            main = _measure(server.url, key, clerk, total, cap_s)
+        label = _label(main["info"])
+        d, r = main["debit"], main["raw"]
+        figures += [
+            figure(
+                f"HTTP debits/s, streamlit run ({label}, {CONNECTIONS} conns)",
+                round(d["rps"], 1),
+                "req/s",
+                baseline=round(r["rps"], 1),
+                baseline_name="bare raw-insert route",
+                target=f">= {TARGET_RPS} req/s, ratio >= {TARGET_RATIO}",
+                ok=d["rps"] >= TARGET_RPS and d["rps"] / r["rps"] >= TARGET_RATIO and d["errors"] == 0,
+            ),
+            figure(
+                "HTTP debit p50", round(d["p50_ms"], 2), "ms", baseline=round(r["p50_ms"], 2), baseline_name="raw p50"
+            ),
+            figure(
+                "HTTP debit p99", round(d["p99_ms"], 2), "ms", baseline=round(r["p99_ms"], 2), baseline_name="raw p99"
+            ),
+            figure("HTTP raw-insert/s (bare route)", round(r["rps"], 1), "req/s"),
+            figure("HTTP debit errors", d["errors"], "", target="0", ok=d["errors"] == 0),
+        ]
+        if not quick:
+            with _uvicorn_server(_env(tmpdir / "ledger-h11.sqlite3", clerk), tmpdir, "h11", "asyncio") as alt:
+                other = _measure(alt.url, key, clerk, total, cap_s)
+            od, orr = other["debit"], other["raw"]
+            olabel = _label(other["info"])
+            figures += [
+                figure(
+                    f"HTTP debits/s, uvicorn ({olabel})",
+                    round(od["rps"], 1),
+                    "req/s",
+                    baseline=round(d["rps"], 1),
+                    baseline_name=f"streamlit run ({label})",
+                ),
+                figure(
+                    f"HTTP raw-insert/s, uvicorn ({olabel})",
+                    round(orr["rps"], 1),
+                    "req/s",
+                    baseline=round(r["rps"], 1),
+                    baseline_name=f"streamlit run ({label})",
+                ),
+                figure(f"HTTP debit p50, uvicorn ({olabel})", round(od["p50_ms"], 2), "ms"),
+            ]
+    return figures
+
+
+def main() -> None:
+    """Print the figures as a table."""
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_http")
+    parser.add_argument("--quick", action="store_true", help="600 requests / 8 s per measurement, no h11 run")
+    args = parser.parse_args()
+    print(text_table(run(quick=args.quick)))
+
+
+if __name__ == "__main__":
+    main()

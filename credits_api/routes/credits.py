@@ -1,0 +1,118 @@
+"""A user's credits: state, debit, refund (admin), plan change.
+
+Thin routes: parse → call ``CreditsService`` → answer its ``to_dict()``.
+Every ``CreditsError`` the service raises (402, 403, 409, 503, …) is
+translated in ``errors.py``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Security
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
+
+from credits_core.auth import Principal
+from credits_core.errors import BadRequest
+
+from ..auth import admin_scheme, bearer_scheme, check_admin_header, current_user, user_of
+from ..context import service
+from ..openapi import error_responses
+from ..schemas import KEY_PATTERN, DebitIn, DebitOut, LedgerChangeOut, PlanIn, PlanOut, RefundIn, StateOut
+
+router = APIRouter(tags=["credits"])
+
+DEFAULT_TAIL = 20
+MAX_TAIL = 500
+
+
+@router.get(
+    "/credits-state",
+    response_model=StateOut,
+    responses=error_responses(401, 403),
+    summary="Balance, plan, caps and the ledger tail of the caller (or, for support, of userId)",
+)
+def credits_state(
+    request: Request,
+    limit: int = Query(DEFAULT_TAIL, ge=0, le=MAX_TAIL, description="ledger rows to return, newest first"),
+    userId: str | None = Query(
+        None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[^|\s]+$",
+        description="support view: another user's state; needs the admin header",
+    ),
+    admin_key: str | None = Security(admin_scheme),
+    _bearer: HTTPAuthorizationCredentials | None = Security(bearer_scheme),
+) -> JSONResponse:
+    """The caller's state; with ``userId`` the admin header is required instead of a token."""
+    if userId is not None:
+        check_admin_header(admin_key)
+        user_id = userId
+    else:
+        user_id = user_of(request).user_id
+    return JSONResponse(service().state(user_id, tail=limit).to_dict())
+
+
+@router.post(
+    "/credits-debit",
+    response_model=DebitOut,
+    responses=error_responses(401, 402, 403, 409),
+    summary="Charge a tool once per idempotency key",
+)
+def credits_debit(
+    body: DebitIn,
+    user: Principal = Depends(current_user),
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", pattern=KEY_PATTERN, description="alternative to `idempotencyKey`"
+    ),
+) -> JSONResponse:
+    """200 with the row and the new balance (``replayed`` on a repeat), else 400/402/403/409.
+
+    The key is taken from the body or the ``Idempotency-Key`` header; both
+    given and different is a 400.
+    """
+    key = _one_key(body.idempotencyKey, idempotency_key)
+    return JSONResponse(service().debit(user.user_id, body.tool, key).to_dict())
+
+
+@router.post(
+    "/credits-refund",
+    response_model=LedgerChangeOut,
+    responses=error_responses(403, 404),
+    summary="Refund a debit once (admin header)",
+)
+def credits_refund(body: RefundIn, admin_key: str | None = Security(admin_scheme)) -> JSONResponse:
+    """Return a debit's credits to the buckets they came from; a repeat replays (SPEC §4.6).
+
+    403 when the admin header is missing or wrong, or admin access is disabled
+    (``CZ_REGISTRY_ADMIN_SECRET`` unset); 404 for an unknown key.
+    """
+    check_admin_header(admin_key)
+    result = service().refund(body.idempotencyKey, body.reason or "action failed")
+    return JSONResponse(result.to_dict())
+
+
+@router.post(
+    "/credits-plan",
+    response_model=PlanOut,
+    responses=error_responses(401),
+    summary="Change plan (or preview it with dryRun)",
+)
+def credits_plan(body: PlanIn, user: Principal = Depends(current_user)) -> JSONResponse:
+    """Record the new plan, trim to its soft cap, grant an upgrade difference (SPEC §4.3)."""
+    change = service().change_plan(user.user_id, body.plan, dry_run=body.dryRun, request_id=body.requestId)
+    return JSONResponse(change.to_dict())
+
+
+def _one_key(in_body: str | None, in_header: str | None) -> str:
+    if in_body and in_header and in_body != in_header:
+        raise BadRequest(
+            "idempotencyKey in the body and the Idempotency-Key header differ; send one, or the same",
+            field="idempotencyKey",
+        )
+    key = in_body or in_header
+    if not key:
+        raise BadRequest(
+            "idempotencyKey is required (in the body or the Idempotency-Key header)", field="idempotencyKey"
+        )
+    return key

@@ -1,0 +1,267 @@
+"""Request and response models of the HTTP API (pydantic v2), with examples.
+
+Requests are strict about their keys (``extra="forbid"``): a typo such as
+``idempotency_key`` is a 400 naming the field, not a silently ignored key.
+Responses mirror the ``to_dict()`` shapes of ``credits_core.models`` exactly;
+routes return those dicts directly and the schemathesis test checks that the
+documents below describe them (FastAPI "Response Model",
+https://fastapi.tiangolo.com/tutorial/response-model/).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Same rule as credits_core.keys.check_key (SPEC §4.5).
+KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,200}$"
+KEY_FIELD_DOC = "1–200 characters of A-Z a-z 0-9 . _ : -; permanent (never reuse a key for another action)"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- shared shapes --------------------------------------------------------------------
+
+
+class BalanceOut(_Out):
+    """Credits by bucket; ``total = included + purchased``; never negative."""
+
+    total: int = Field(ge=0)
+    included: int = Field(ge=0)
+    purchased: int = Field(ge=0)
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"total": 99, "included": 99, "purchased": 0}]})
+
+
+class RowOut(_Out):
+    """One append-only ledger row."""
+
+    name: str = Field(description="unique key, always beginning `CZ_SMCR|`", examples=["CZ_SMCR|debit|q-123"])
+    userId: str
+    kind: Literal["grant", "upgrade", "trim", "debit", "refund", "topup", "adjust", "plan"]
+    delta: int = Field(description="signed credit change")
+    bucket: Literal["included", "purchased", "mixed"]
+    includedDelta: int
+    purchasedDelta: int
+    createdAt: str = Field(description="UTC, ISO 8601", examples=["2026-11-03T10:15:00Z"])
+    meta: dict[str, Any] = Field(description="tool, cost, registryVersion, plan, month, balanceAfter, …")
+
+
+class ErrorDetail(BaseModel):
+    """``code`` is stable; ``message`` is for people; other keys are details of that code."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(examples=["insufficient_credits"])
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every non-2xx answer."""
+
+    error: ErrorDetail
+
+
+# -- credits ---------------------------------------------------------------------------
+
+
+class DebitIn(_In):
+    tool: str = Field(min_length=1, max_length=64, description="tool id from the matrix", examples=["ask_ai"])
+    idempotencyKey: str | None = Field(
+        default=None,
+        pattern=KEY_PATTERN,
+        description=KEY_FIELD_DOC + "; or send the Idempotency-Key header",
+        examples=["q-7f3a9c"],
+    )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"tool": "ask_ai", "idempotencyKey": "q-7f3a9c"}]})
+
+
+class DebitOut(_Out):
+    row: RowOut
+    balance: BalanceOut
+    replayed: bool = Field(description="true when this key was seen before: the first answer, nothing written")
+    warning: str | None = Field(
+        default=None, description="warn-only mode: the balance did not cover the cost, nothing was charged"
+    )
+
+
+class RefundIn(_In):
+    idempotencyKey: str = Field(pattern=KEY_PATTERN, description="the key of the debit to refund")
+    reason: str | None = Field(default=None, max_length=200, examples=["the AI call timed out"])
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"idempotencyKey": "q-7f3a9c", "reason": "the AI call timed out"}]}
+    )
+
+
+class LedgerChangeOut(_Out):
+    """Answer of a refund or a top-up: the row written (or found) and the balance after it."""
+
+    row: RowOut
+    balance: BalanceOut
+    replayed: bool
+
+
+class PlanIn(_In):
+    plan: str = Field(min_length=1, max_length=64, examples=["intelligence"])
+    dryRun: bool = Field(default=False, description="compute the change without writing it")
+    requestId: str | None = Field(
+        default=None, pattern=KEY_PATTERN, description="names the plan row; a random one when absent"
+    )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"plan": "intelligence", "dryRun": True}]})
+
+
+class PlanOut(_Out):
+    previousPlan: str
+    plan: str
+    granted: int = Field(description="upgrade grant written (rule 3)")
+    trimmed: int = Field(description="included credits removed to fit the new soft cap")
+    balance: BalanceOut
+    softCap: int
+    monthlyIncluded: int
+    dryRun: bool
+    rows: list[RowOut]
+
+
+class StateOut(_Out):
+    userId: str
+    plan: str
+    balance: BalanceOut
+    monthlyIncluded: int
+    softCap: int
+    enforce: bool
+    month: str = Field(examples=["2026-11"])
+    registryVersion: int
+    ledgerTail: list[RowOut] = Field(description="the last `limit` rows, newest first")
+
+
+# -- catalog ---------------------------------------------------------------------------
+
+
+class MatrixTool(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    label: str
+    credits: int
+    category: str
+    description: str = ""
+    minPlan: str | None = None
+
+
+class MatrixPlan(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    label: str
+    monthlyIncluded: int
+    softCap: int
+    rank: int
+
+
+class MatrixPack(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    label: str
+    credits: int
+    price: int = Field(description="minor units (cents)")
+    currency: str
+
+
+class MatrixOut(_Out):
+    tenant: str
+    version: int
+    tools: list[MatrixTool]
+    plans: list[MatrixPlan]
+    packs: list[MatrixPack]
+
+
+class RegistryDocOut(BaseModel):
+    """The registry document (SPEC §2); see ``credits_core.registry.model`` for every field."""
+
+    model_config = ConfigDict(extra="allow")
+
+    tenant: str
+    version: int
+    updatedAt: str
+    defaultPlan: str
+    plans: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    packs: list[dict[str, Any]]
+
+
+class RegistryAdminIn(BaseModel):
+    """Either a whole registry document (``plans``, ``tools``, ``packs``, …) or ``{"patch": {...}}``.
+
+    A patch merges items by ``id``, appends new ids and deletes
+    ``{"id": "x", "remove": true}`` (``credits_core.registry.apply_patch``).
+    ``expectedVersion`` makes the change conditional (409 when the registry
+    moved on). ``tenant``, ``version`` and ``updatedAt`` are set by the server.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {"patch": {"tools": [{"id": "ask_ai", "credits": 2}]}, "expectedVersion": 1},
+            ]
+        },
+    )
+
+    patch: dict[str, Any] | None = None
+    expectedVersion: int | None = Field(default=None, ge=1)
+    defaultPlan: str | None = None
+    plans: list[dict[str, Any]] | None = None
+    tools: list[dict[str, Any]] | None = None
+    packs: list[dict[str, Any]] | None = None
+
+
+class RegistrySavedOut(_Out):
+    version: int
+    updatedAt: str
+    registry: RegistryDocOut
+
+
+class RegistryVersionOut(_Out):
+    version: int
+    updatedAt: str
+
+
+class RegistryVersionsOut(_Out):
+    versions: list[RegistryVersionOut] = Field(description="newest first")
+
+
+# -- payments --------------------------------------------------------------------------
+
+
+class CheckoutIn(_In):
+    pack: str = Field(min_length=1, max_length=64, examples=["pack_100"])
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"pack": "pack_100"}]})
+
+
+class CheckoutOut(_Out):
+    url: str = Field(description="send the browser here (Stripe-hosted Checkout)")
+    sessionId: str = Field(examples=["cs_test_a1B2c3"])
+
+
+class ConfirmIn(_In):
+    sessionId: str = Field(min_length=4, max_length=255, pattern=r"^cs_[A-Za-z0-9_]+$", examples=["cs_test_a1B2c3"])
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"sessionId": "cs_test_a1B2c3"}]})
+
+
+class WebhookOut(_Out):
+    received: bool = True
+    action: Literal["credited", "replayed", "pending", "refund_recorded", "ignored"]
+    sessionId: str | None = None
