@@ -46,7 +46,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     ledger = env.get("CZ_LEDGER", "sqlite").strip().lower() or "sqlite"
     if ledger not in ("sqlite", "odoo", "memory"):
-        raise ConfigError("CZ_LEDGER must be 'sqlite' or 'odoo'", variable="CZ_LEDGER")
+        raise ConfigError("CZ_LEDGER must be 'sqlite' or 'odoo' ('memory' for tests)", variable="CZ_LEDGER")
     ledger_path = env.get("CZ_LEDGER_PATH", "").strip() or "data/ledger.sqlite3"
     return Settings(
         ledger=ledger,

@@ -165,6 +165,7 @@ class PlanChange:
     monthly_included: int
     dry_run: bool = False
     rows: tuple[Row, ...] = ()
+    replayed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -176,6 +177,7 @@ class PlanChange:
             "softCap": self.soft_cap,
             "monthlyIncluded": self.monthly_included,
             "dryRun": self.dry_run,
+            "replayed": self.replayed,
             "rows": [r.to_dict() for r in self.rows],
         }
 

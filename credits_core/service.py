@@ -174,6 +174,8 @@ class CreditsService:
             if credits is None or price is None or currency is None:
                 raise
             pack = Pack(id=str(pack_id), label=str(pack_id), credits=credits, price=price, currency=currency)
+        if price is not None or currency is not None:  # record what was paid, not today's list price
+            pack = pack.model_copy(update={"price": price or pack.price, "currency": currency or pack.currency})
         name = keys.topup_name(reference)
 
         def decide(acc: Account, lookup: Lookup) -> Decision[TopUpResult]:

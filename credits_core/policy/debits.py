@@ -42,7 +42,7 @@ def decide_debit(
         return Decision([row], DebitResult(row=row, balance=after))
     if enforce:
         raise PaymentRequired(
-            f"{tool.label} costs {cost} credits and your balance is {bal.total}",
+            f"{tool.label} costs {_credits(cost)} and your balance is {_credits(bal.total)}",
             tool=tool.id, required=cost, balance=bal.to_dict(), topUp=top_up or {},
         )
     row = new_row(
@@ -73,3 +73,7 @@ def replay_debit(existing: Row, user_id: str, tool_id: str) -> DebitResult:
         replayed=True,
         warning=existing.meta.get("warning"),
     )
+
+
+def _credits(n: int) -> str:
+    return f"{n} credit" if n == 1 else f"{n} credits"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from .. import keys
-from ..models import Account, PlanChange
+from ..errors import IdempotencyConflict
+from ..models import Account, Balance, PlanChange, Row
 from ..registry import Registry
 from .grants import current_plan
 from .ledger import Decision, Lookup, new_row
@@ -24,41 +25,60 @@ def plan_change_rows(
     new = registry.plan(plan_id)
     old = current_plan(acc, registry)
     month = acc.month
+    name = keys.plan_name(acc.user_id, request_id)
+    existing = lookup(name)
+    if existing is not None:
+        return Decision([], _replay(existing, new.id, registry))
     if new.id == old.id:
         change = PlanChange(old.id, new.id, 0, 0, acc.balance, new.soft_cap, new.monthly_included, dry_run)
         return Decision([], change)
+    trimmed = max(0, acc.balance.included - new.soft_cap)
+    granted = 0
+    upgrade = keys.upgrade_name(acc.user_id, month, new.id)
+    if new.rank > old.rank and lookup(upgrade) is None:
+        granted = max(0, min(new.monthly_included - acc.month_peak, new.soft_cap - (acc.balance.included - trimmed)))
+    after = Balance(acc.balance.included - trimmed + granted, acc.balance.purchased)
     rows = [
         new_row(
-            acc, keys.plan_name(acc.user_id, request_id), "plan", 0, 0, now,
+            acc, name, "plan", 0, 0, now,
             plan=new.id, previousPlan=old.id, month=month,
             peak=max(acc.month_peak, new.monthly_included), registryVersion=registry.version,
+            granted=granted, trimmed=trimmed, balanceAfter=after.to_dict(),
         )
     ]
-    after = acc.with_rows(rows)
-    trimmed = max(0, after.balance.included - new.soft_cap)
+    cur = acc.with_rows(rows)
     if trimmed:
-        trim = new_row(
-            after, keys.trim_name(acc.user_id, month, after.trim_seq + 1), "trim", -trimmed, -trimmed, now,
-            month=month, plan=new.id, reason="plan change", softCap=new.soft_cap,
+        rows.append(
+            new_row(
+                cur, keys.trim_name(acc.user_id, month, cur.trim_seq + 1), "trim", -trimmed, -trimmed, now,
+                month=month, plan=new.id, reason="plan change", softCap=new.soft_cap,
+            )
         )
-        rows.append(trim)
-        after = after.with_rows([trim])
-    granted = 0
-    if new.rank > old.rank:
-        granted = max(0, min(new.monthly_included - acc.month_peak, new.soft_cap - after.balance.included))
-        name = keys.upgrade_name(acc.user_id, month, new.id)
-        if granted and lookup(name) is None:
-            up = new_row(
-                after, name, "upgrade", granted, granted, now,
+    if granted:
+        rows.append(
+            new_row(
+                cur, upgrade, "upgrade", granted, granted, now,
                 month=month, plan=new.id, previousPlan=old.id, peak=new.monthly_included,
                 registryVersion=registry.version,
             )
-            rows.append(up)
-            after = after.with_rows([up])
-        else:
-            granted = 0
+        )
     change = PlanChange(
-        old.id, new.id, granted, trimmed, after.balance, new.soft_cap, new.monthly_included,
-        dry_run, tuple(rows),
+        old.id, new.id, granted, trimmed, after, new.soft_cap, new.monthly_included, dry_run, tuple(rows),
     )
     return Decision([] if dry_run else rows, change)
+
+
+def _replay(existing: Row, plan_id: str, registry: Registry) -> PlanChange:
+    """The first answer to a repeated ``requestId``; another plan under it is a conflict."""
+    meta = existing.meta
+    if meta.get("plan") != plan_id:
+        raise IdempotencyConflict(
+            f"this requestId was already used to change to another plan than {plan_id!r}; use a new requestId",
+            field="plan",
+        )
+    plan = registry.plan(plan_id)
+    return PlanChange(
+        meta.get("previousPlan", plan_id), plan_id, int(meta.get("granted", 0)), int(meta.get("trimmed", 0)),
+        Balance.from_dict(meta["balanceAfter"]) if "balanceAfter" in meta else Balance(),
+        plan.soft_cap, plan.monthly_included, replayed=True,
+    )

@@ -27,11 +27,12 @@ def topup_rows(
         return Decision([], TopUpResult(existing, Balance.from_dict(existing.meta["balanceAfter"]), replayed=True))
     amount = pack.credits if credits is None else credits
     after = Balance(acc.balance.included, acc.balance.purchased + amount)
-    row = new_row(
-        acc, keys.topup_name(reference), "topup", amount, 0, now,
+    own = dict(
         pack=pack.id, credits=amount, reference=reference, price=pack.price, currency=pack.currency,
-        registryVersion=registry.version, month=acc.month, balanceAfter=after.to_dict(), **meta,
+        registryVersion=registry.version, month=acc.month, balanceAfter=after.to_dict(),
     )
+    extra = {k: v for k, v in meta.items() if k not in own}  # callers add context, never override the facts
+    row = new_row(acc, keys.topup_name(reference), "topup", amount, 0, now, **own, **extra)
     return Decision([row], TopUpResult(row, after))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import UTC
 from typing import TypeVar
 
 from ..errors import Conflict
@@ -60,7 +61,7 @@ class MemoryStore:
     def daily_totals(self, where: RowFilter = RowFilter()) -> list[DailyTotal]:
         sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
         for r in self.rows(where):
-            cell = sums[(r.created_at.strftime("%Y-%m-%d"), r.kind)]
+            cell = sums[(r.created_at.astimezone(UTC).strftime("%Y-%m-%d"), r.kind)]
             cell[0] += r.delta
             cell[1] += 1
         return [DailyTotal(d, k, c, n) for (d, k), (c, n) in sorted(sums.items())]

@@ -15,6 +15,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,6 +48,7 @@ CREATE TABLE IF NOT EXISTS ledger (
 );
 CREATE INDEX IF NOT EXISTS ledger_user_id ON ledger (user_id, id);
 CREATE INDEX IF NOT EXISTS ledger_created ON ledger (created_at);
+CREATE INDEX IF NOT EXISTS ledger_kind ON ledger (kind, created_at);
 CREATE TABLE IF NOT EXISTS accounts (
     user_id TEXT PRIMARY KEY,
     included INTEGER NOT NULL CHECK (included >= 0),
@@ -72,6 +74,9 @@ class SqliteStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._writer = threading.Lock()  # one writing thread per process (see transact)
+        self._queue_lock = threading.Lock()
+        self._pending: list[_Job] = []
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -166,25 +171,75 @@ class SqliteStore:
 
     # -- the one write path ------------------------------------------------
     def transact(self, user_id: str, decide: Callable[[Account, Lookup], Decision[T]]) -> T:
+        """Group commit: concurrent calls of this process share one transaction and one fsync.
+
+        Each call runs in its own SAVEPOINT, so a decision that raises rolls
+        back only its own rows. The first waiting thread becomes the writer
+        and commits everything queued so far; the others only wait. Across
+        processes SQLite's write lock (``BEGIN IMMEDIATE``) keeps the order.
+        """
+        job = _Job(user_id, decide)
+        with self._queue_lock:
+            self._pending.append(job)
+        with self._writer:
+            if not job.done:
+                with self._queue_lock:
+                    batch, self._pending = self._pending, []
+                self._commit(batch)
+        if job.error is not None:
+            raise job.error
+        return job.result  # type: ignore[no-any-return]
+
+    def _commit(self, batch: list[_Job]) -> None:
         conn = self._conn()
-        with _mapped():
+        try:
             conn.execute("BEGIN IMMEDIATE")
-            try:
-                acc = _read_account(conn, user_id)
-                decision = decide(acc, lambda name: _find(conn, name))
-                rows = append_all(decision.rows)
-                if rows:
-                    conn.executemany(
-                        f"INSERT INTO ledger ({_ROW_COLS}, tool) VALUES (?,?,?,?,?,?,?,?)",
-                        [(*_from_row(r), r.meta.get("tool")) for r in rows],
-                    )
-                    _write_account(conn, acc.with_rows(rows))
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        return decision.result  # type: ignore[return-value]
+            for job in batch:
+                _run_job(conn, job)
+                if not conn.in_transaction:  # SQLite aborted the whole transaction (e.g. disk full)
+                    raise job.error or LedgerUnavailable("the ledger transaction was aborted; nothing was written")
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failure = _translate(exc) if isinstance(exc, sqlite3.Error) else exc
+            for job in batch:  # nothing of this batch is committed
+                if job.error is None:
+                    job.result, job.error = None, failure
+        finally:
+            for job in batch:
+                job.done = True
+
+
+@dataclass(eq=False)
+class _Job:
+    user_id: str
+    decide: Callable[[Account, Lookup], Decision[Any]]
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+def _run_job(conn: sqlite3.Connection, job: _Job) -> None:
+    conn.execute("SAVEPOINT job")
+    try:
+        acc = _read_account(conn, job.user_id)
+        decision = job.decide(acc, lambda name: _find(conn, name))
+        rows = append_all(decision.rows)
+        if rows:
+            conn.executemany(
+                f"INSERT INTO ledger ({_ROW_COLS}, tool) VALUES (?,?,?,?,?,?,?,?)",
+                [(*_from_row(r), r.meta.get("tool")) for r in rows],
+            )
+            _write_account(conn, acc.with_rows(rows))
+        conn.execute("RELEASE job")
+        job.result = decision.result
+    except Exception as exc:
+        job.error = _translate(exc) if isinstance(exc, sqlite3.Error) else exc
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
 
 
 class _mapped:
@@ -194,25 +249,36 @@ class _mapped:
         return None
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None or isinstance(exc, CreditsError) or not isinstance(exc, sqlite3.Error):
-            return False
-        if isinstance(exc, sqlite3.IntegrityError):
-            detail = str(exc)
-            if "included" in detail or "purchased" in detail:
-                raise Conflict("that change would take a balance below zero; nothing was written") from None
-            if "UNIQUE" in detail:
-                raise Conflict("that ledger row already exists; nothing was written") from None
-            raise Conflict(f"the ledger refused that row ({detail}); nothing was written") from None
-        text = str(exc).lower()
-        if "readonly" in text or "read-only" in text:
-            reason = "the ledger file is read-only"
-        elif "full" in text:
-            reason = "the disk holding the ledger is full"
-        elif "locked" in text or "busy" in text:
-            reason = "the ledger is busy; try again"
-        else:
-            reason = "the ledger database failed"
-        raise LedgerUnavailable(f"{reason}; nothing was written", reason=reason) from None
+        if isinstance(exc, sqlite3.Error):
+            raise _translate(exc) from None
+        return False
+
+
+def _translate(exc: sqlite3.Error) -> CreditsError:
+    """The engine error for a sqlite3 error (its text and traceback never reach a user)."""
+    err = _describe(exc)
+    err.__suppress_context__ = True
+    return err
+
+
+def _describe(exc: sqlite3.Error) -> CreditsError:
+    if isinstance(exc, sqlite3.IntegrityError):
+        detail = str(exc)
+        if "included" in detail or "purchased" in detail:
+            return Conflict("that change would take a balance below zero; nothing was written")
+        if "UNIQUE" in detail:
+            return Conflict("that ledger row already exists; nothing was written")
+        return Conflict("the ledger refused that row; nothing was written")
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text:
+        reason = "the ledger file is read-only"
+    elif "full" in text:
+        reason = "the disk holding the ledger is full"
+    elif "locked" in text or "busy" in text:
+        reason = "the ledger is busy; try again"
+    else:
+        reason = "the ledger database failed"
+    return LedgerUnavailable(f"{reason}; nothing was written", reason=reason)
 
 
 _ACCOUNT_COLS = "user_id, included, purchased, plan, month, month_peak, month_granted, trim_seq, rows"

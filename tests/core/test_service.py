@@ -104,6 +104,7 @@ def test_answer_shapes(svc):
         "softCap",
         "monthlyIncluded",
         "dryRun",
+        "replayed",
         "rows",
     }
     assert plan["dryRun"] is True and plan["granted"] == 300

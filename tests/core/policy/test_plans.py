@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from credits_core.errors import UnknownPlan
+from credits_core.errors import IdempotencyConflict, UnknownPlan
 from credits_core.models import Account, Balance
 from credits_core.policy import plan_change_rows, rollover_rows
 from tests.core.support import assert_consistent, kinds, user_rows
@@ -36,9 +36,44 @@ def test_upgrade_grants_the_difference_of_monthly_grants(registry):
 
 def test_upgrade_grant_is_skipped_when_its_row_already_exists(registry):
     acc = fresh(registry)
-    decision = plan_change_rows(acc, registry, "intelligence", "r1", JAN, lambda _n: object())
+    decision = plan_change_rows(
+        acc, registry, "intelligence", "r1", JAN, lambda n: object() if "|upgrade|" in n else None
+    )
     assert decision.result.granted == 0
     assert kinds(decision.rows) == ["plan"]
+
+
+def test_a_repeated_request_id_replays_the_first_answer(registry):
+    acc = fresh(registry)
+    first = plan_change_rows(acc, registry, "professional", "r1", JAN, lambda _n: None)
+    plan_row = first.rows[0]
+    after = acc.with_rows(first.rows)
+    again = plan_change_rows(
+        after, registry, "professional", "r1", JAN, lambda n: plan_row if n == plan_row.name else None
+    )
+    assert again.rows == []
+    assert again.result.replayed is True
+    assert (again.result.granted, again.result.trimmed, again.result.balance) == (
+        first.result.granted,
+        first.result.trimmed,
+        first.result.balance,
+    )
+
+
+def test_a_request_id_reused_for_another_plan_is_a_conflict(registry):
+    acc = fresh(registry)
+    first = plan_change_rows(acc, registry, "professional", "r1", JAN, lambda _n: None)
+    plan_row = first.rows[0]
+    with pytest.raises(IdempotencyConflict) as err:
+        plan_change_rows(
+            acc.with_rows(first.rows),
+            registry,
+            "intelligence",
+            "r1",
+            JAN,
+            lambda n: plan_row if n == plan_row.name else None,
+        )
+    assert err.value.details == {"field": "plan"}
 
 
 def test_upgrade_grant_is_capped_by_the_new_soft_cap(registry):

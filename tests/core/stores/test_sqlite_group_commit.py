@@ -1,0 +1,60 @@
+"""Group commit in SqliteStore: shared transactions, private outcomes."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+
+from credits_core.errors import PaymentRequired
+from credits_core.models import Row
+from credits_core.policy.ledger import Decision
+from credits_core.stores import SqliteStore
+
+AT = datetime(2026, 1, 15, tzinfo=UTC)
+
+
+def _row(i: int) -> Row:
+    return Row(f"CZ_SMCR|adjust|gc-{i}", f"user-{i % 3}", "adjust", 5, 5, AT, {"i": i})
+
+
+def test_concurrent_calls_share_commits_but_keep_their_own_outcomes(tmp_path):
+    store = SqliteStore(tmp_path / "ledger.sqlite3")
+    barrier = threading.Barrier(24)
+    outcomes: dict[int, object] = {}
+
+    def call(i: int) -> None:
+        def decide(acc, lookup):
+            if i % 2:
+                raise PaymentRequired("odd callers are refused", i=i)
+            return Decision([_row(i)], ("ok", i, acc.balance.included))
+
+        barrier.wait()
+        try:
+            outcomes[i] = store.transact(f"user-{i % 3}", decide)
+        except PaymentRequired as exc:
+            outcomes[i] = exc.details["i"]
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {i: outcomes[i] for i in range(1, 24, 2)} == {i: i for i in range(1, 24, 2)}
+    assert all(outcomes[i][:2] == ("ok", i) for i in range(0, 24, 2))
+    names = {r.name for r in store.rows()}
+    assert names == {f"CZ_SMCR|adjust|gc-{i}" for i in range(0, 24, 2)}
+    for user in ("user-0", "user-1", "user-2"):
+        rows = [r for r in store.rows() if r.user_id == user]
+        assert store.account(user).balance.included == sum(r.delta for r in rows)
+
+
+def test_a_failing_commit_fails_every_call_of_its_batch(tmp_path):
+    store = SqliteStore(tmp_path / "ledger.sqlite3")
+    store.transact("u", lambda acc, lookup: Decision([_row(0)], None))
+    store._conn().execute("PRAGMA max_page_count=1")  # the next write cannot grow the file
+    with pytest.raises(Exception) as info:
+        store.transact("u", lambda acc, lookup: Decision([_row(i) for i in range(1, 400)], None))
+    assert getattr(info.value, "code", "") == "ledger_unavailable"
+    assert [r.name for r in store.rows()] == ["CZ_SMCR|adjust|gc-0"]
