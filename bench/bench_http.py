@@ -6,8 +6,10 @@ scratch table of the same ledger file, same pragmas: WAL, synchronous=FULL).
 The ratio debits/s ÷ raw inserts/s is what the API layer (auth, validation,
 the service's rules, JSON) costs on top of the durable write both must do.
 
-Load: ``CONNECTIONS`` keep-alive httpx connections, one per thread, on
-127.0.0.1, bounded by a request count and a time cap. Each thread debits for
+Load: ``wrk`` (Debian's C load generator, ``make bench`` installs it) with
+``CONNECTIONS`` keep-alive connections on 127.0.0.1 for a fixed duration, so
+the generator does not eat the 2 cores the server needs; without wrk, the
+same load from httpx threads (bounded by a request count and a time cap). Each thread debits for
 its own user (upgraded to Professional first, so every debit is covered)
 with distinct idempotency keys. Tokens are Clerk-shaped RS256 JWTs checked
 against ``CLERK_JWT_KEY`` (no network).
@@ -28,7 +30,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -49,7 +53,18 @@ from bench.report import figure, text_table
 from tests.servers import ROOT, StreamlitServer, free_port, streamlit_server
 from tests.standins.clerk_jwks import ClerkStandIn, pem_of
 
-CONNECTIONS = int(os.environ.get("BENCH_HTTP_CONNECTIONS", "8"))
+CONNECTIONS = int(os.environ.get("BENCH_HTTP_CONNECTIONS", "16"))
+WRK = shutil.which("wrk")
+_WRK_DEBIT = """
+local n = 0
+local tokens = {TOKENS}
+request = function()
+  n = n + 1
+  local body = '{"tool":"ask_ai","idempotencyKey":"w-RUN-' .. n .. '"}'
+  local headers = {["Authorization"] = "Bearer " .. tokens[(n % #tokens) + 1], ["Content-Type"] = "application/json"}
+  return wrk.format("POST", "/api/credits-debit", headers, body)
+end
+"""
 TARGET_RPS = 1000
 TARGET_RATIO = 0.5
 
@@ -96,6 +111,29 @@ def _uvicorn_server(env: dict[str, str], log_dir: Path, http: str, loop: str) ->
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+
+
+def _load_wrk(url: str, script: str, duration_s: float, workdir: Path) -> dict[str, float]:
+    """Run wrk for ``duration_s`` with ``script`` (Lua) and parse its summary."""
+    lua = workdir / f"wrk-{secrets.token_hex(3)}.lua"
+    lua.write_text(script)
+    cmd = [WRK, "-t1", f"-c{CONNECTIONS}", f"-d{max(1, int(duration_s))}s", "--latency", "-s", str(lua), url]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 60).stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": _wrk_ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),
+        "p99_ms": _wrk_ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),
+        "requests": requests,
+        "errors": (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, errors.groups())) if errors else 0),
+    }
+
+
+def _wrk_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
 def _load(
@@ -157,14 +195,31 @@ def _measure(server_url: str, clerk_key: Any, clerk: ClerkStandIn, total: int, c
                 headers=headers[i % CONNECTIONS],
             )
 
+    if WRK:
+        tokens = ", ".join('"' + h["Authorization"].removeprefix("Bearer ") + '"' for h in headers)
+        debit_lua = _WRK_DEBIT.replace("{TOKENS}", "{" + tokens + "}").replace("RUN", run_id)
+        raw_lua = 'wrk.method = "POST"\nwrk.path = "/api/_bench/raw-insert"\n'
+        workdir = Path(tempfile.mkdtemp(prefix="wrk-"))
+        return {
+            "info": info,
+            "raw": _load_wrk(server_url, raw_lua, cap_s / 2, workdir),
+            "debit": _load_wrk(server_url, debit_lua, cap_s / 2, workdir),
+            "generator": "wrk",
+        }
+
     def debit(client: httpx.Client, slot: int, n: int) -> httpx.Response:
         body = {"tool": "ask_ai", "idempotencyKey": f"b-{run_id}-{n}"}
-        return client.post("/api/credits-debit", json=body, headers=headers[slot])
+        return client.post("/api/credits-debit", json=body, headers=headers[slot % len(headers)])
 
     def raw(client: httpx.Client, slot: int, n: int) -> httpx.Response:
         return client.post("/api/_bench/raw-insert")
 
-    return {"info": info, "raw": _load(server_url, raw, total, cap_s), "debit": _load(server_url, debit, total, cap_s)}
+    return {
+        "info": info,
+        "raw": _load(server_url, raw, total, cap_s),
+        "debit": _load(server_url, debit, total, cap_s),
+        "generator": "httpx threads",
+    }
 
 
 def _label(info: dict[str, Any]) -> str:
@@ -186,7 +241,7 @@ def run(quick: bool = False) -> list[dict]:
         d, r = main["debit"], main["raw"]
         figures += [
             figure(
-                f"HTTP debits/s, streamlit run ({label}, {CONNECTIONS} conns)",
+                f"HTTP debits/s, streamlit run ({label}, {CONNECTIONS} conns, {main['generator']})",
                 round(d["rps"], 1),
                 "req/s",
                 baseline=round(r["rps"], 1),

@@ -104,9 +104,6 @@ class CreditsService:
         keys.check_user(user_id)
         key = keys.check_key(idempotency_key)
         name = keys.debit_name(key)
-        existing = self.store.find(name)
-        if existing is not None:
-            return replay_debit(existing, user_id, str(tool_id))
         reg, now, enforce, path = self.registry, self.now(), self.enforce, self.top_up_path()
 
         def decide(acc: Account, lookup: Lookup) -> Decision[DebitResult]:
