@@ -44,11 +44,14 @@ def _checkout_return(ui: UiSession) -> None:
     done.add(session_id)
     st.session_state.pop(_CHECKOUT_URL, None)
     credits = int(result.row.meta.get("credits", result.row.delta))  # type: ignore[union-attr]
-    flash.push_and_rerun(
-        "success",
-        f"Payment received: **+{credits:,} credits**. New balance **{result.balance.total:,}**."  # type: ignore[union-attr]
-        + (" (already credited)" if result.replayed else ""),  # type: ignore[union-attr]
-    )
+    total = result.balance.total  # type: ignore[union-attr]
+    # Stripe's webhook usually credits the session before the browser is back, so a
+    # replay of a webhook-written row is the normal first return, not a repeat.
+    if result.replayed and result.row.meta.get("via") == "ui-confirm":  # type: ignore[union-attr]
+        flash.push_and_rerun(
+            "info", f"This payment was already credited: **+{credits:,} credits**. Balance **{total:,}**."
+        )
+    flash.push_and_rerun("success", f"Payment received: **+{credits:,} credits**. New balance **{total:,}**.")
 
 
 def _credits_block(state: CreditsState, plan_label: str) -> None:

@@ -50,3 +50,18 @@ def shot(page: Page, folder: Path, name: str, *, max_height: int = 3200) -> Path
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(size)
     return path
+
+
+def sign_in(page: Page, base_url: str) -> None:
+    """Open the app and use its sidebar "Sign in" button (``st.login``); the provider auto-approves.
+
+    The browser goes ``/auth/login`` → the provider's ``/authorize`` →
+    ``/oauth2callback`` → ``/`` → ``/account``, and the new session is signed in.
+    """
+    page.goto(base_url)
+    expect(page.locator("h1").first).to_contain_text("Account")
+    wait_idle(page)
+    page.locator("[data-testid='stSidebar']").get_by_role("button", name="Sign in").click()
+    expect(page.locator("[data-testid='stSidebar']").get_by_text("Signed in as")).to_be_visible(timeout=30_000)
+    expect(page.locator("h1").first).to_contain_text("Account")
+    wait_idle(page)
