@@ -30,7 +30,9 @@ def ask(page: Page, question: str) -> None:
     box.fill(question)
     box.press("Control+Enter")
     wait_idle(page)
-    page.locator(".st-key-cz_ask_submit button").click()
+    submit = page.locator(".st-key-cz_ask_submit button")
+    expect(submit).to_have_count(1)  # a rerun may briefly show the old and the new button
+    submit.click()
     wait_idle(page)
 
 
