@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8501
 export CZ_LEDGER_PATH ?= data/ledger.sqlite3
 
-.PHONY: install system-deps run seed test lint bench reliability clean
+.PHONY: install system-deps bench-deps run seed test lint bench reliability clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,13 @@ lint: install
 test: install system-deps lint
 	$(VENV)/bin/pytest
 
-bench: install
+# wrk (Debian) is the HTTP load generator of the benchmarks: C, so it leaves the cores to the server.
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk is missing (sudo apt-get install wrk); the benchmarks fall back to a Python load generator" >&2; fi; }
+
+bench: install bench-deps
 	$(PY) -m bench
 
 reliability: install
