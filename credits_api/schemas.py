@@ -129,6 +129,7 @@ class PlanOut(_Out):
     softCap: int
     monthlyIncluded: int
     dryRun: bool
+    replayed: bool = Field(description="true when this requestId was seen before: the first answer again")
     rows: list[RowOut]
 
 
