@@ -16,13 +16,13 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from credits_core.auth import Principal
-from credits_core.errors import Forbidden, IdempotencyConflict
+from credits_core.errors import IdempotencyConflict
 from credits_core.payments import PaymentProviderError, PaymentsDisabled, StripeGateway
+from credits_core.payments.flow import confirm_checkout, handle_webhook_event
 
 from ..auth import current_user
 from ..context import api_context, service, settings
 from ..openapi import error_responses
-from ..payments_flow import credit_paid_session, handle_webhook_event
 from ..schemas import KEY_PATTERN, CheckoutIn, CheckoutOut, ConfirmIn, LedgerChangeOut, WebhookOut
 
 router = APIRouter(tags=["payments"])
@@ -99,10 +99,9 @@ def credits_checkout_confirm(
     session → 403; unknown → 404. A repeat (or a webhook that came first)
     answers the same row with ``replayed: true``.
     """
-    paid = _gateway(request).paid_session(body.sessionId)
-    if paid.user_id != user.user_id:
-        raise Forbidden("this checkout session belongs to another account")
-    result = credit_paid_session(service(), paid, tenant=settings().tenant, via="confirm")
+    result = confirm_checkout(
+        service(), _gateway(request), user.user_id, body.sessionId, tenant=settings().tenant, via="confirm"
+    )
     return JSONResponse(result.to_dict())
 
 
@@ -129,7 +128,7 @@ async def stripe_webhook(
 
     ``checkout.session.completed`` / ``async_payment_succeeded`` of a paid
     session → credited once (the confirm route's path); ``charge.refunded`` →
-    purchased credits taken back (``payments_flow``); other events → 200
+    purchased credits taken back (``credits_core.payments.flow``); other events → 200
     ``ignored``. Bad / missing / stale signature or a malformed body → 400
     ``webhook_invalid`` and nothing is credited (Stripe, "Verify webhook
     signatures", https://docs.stripe.com/webhooks#verify-events).

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 import stripe
 
-from ..errors import BadRequest, ConfigError, Conflict, CreditsError, NotFound
+from ..errors import BadRequest, ConfigError, Conflict, CreditsError, Forbidden, NotFound
 
 __all__ = [
     "EVENT_ASYNC_PAYMENT_SUCCEEDED",
@@ -359,8 +359,11 @@ class StripeGateway:
             raise PaymentProviderError(reason="bad_response")
         return CheckoutSession(id=sid, url=url)
 
-    def paid_session(self, session_id: str) -> PaidSession:
+    def paid_session(self, session_id: str, *, owner: str | None = None) -> PaidSession:
         """Retrieve a session and return it if paid.
+
+        With ``owner``, a session bought by another user is ``Forbidden``
+        before anything else is said about it (not even whether it is paid).
 
         Paid means ``status == "complete"`` and ``payment_status`` is not
         ``unpaid`` (Stripe's fulfillment rule, https://docs.stripe.com/checkout/fulfillment).
@@ -381,6 +384,8 @@ class StripeGateway:
             paid = _paid_from(session)
         except _NotOurs:
             raise CheckoutNotFound(reason="not_a_top_up") from None
+        if owner is not None and (session.get("metadata") or {}).get("user_id") != owner:
+            raise Forbidden("this checkout session belongs to another account")
         if paid is None:
             status, payment_status = session.get("status"), session.get("payment_status")
             reason = {"open": "open", "expired": "expired"}.get(str(status), "processing")

@@ -8,7 +8,7 @@
 
 Both server-mode steps do what the HTTP routes ``POST /api/credits-checkout``
 and ``…/confirm`` do, and crediting goes through the same function as the
-confirm route and the webhook (``credits_api.payments_flow.credit_paid_session``),
+confirm route and the webhook (``credits_core.payments.flow``),
 so a session is credited once whichever of the three comes first.
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import uuid
 
 from credits_core import CreditsService, TopUpResult
-from credits_core.errors import ConfigError, Forbidden
-from credits_core.payments import CheckoutSession, PaymentsDisabled, StripeGateway
+from credits_core.errors import ConfigError
+from credits_core.payments import CheckoutSession, PaymentsDisabled, StripeGateway, flow
 from credits_core.runtime import shared_settings
 
 
@@ -68,9 +68,6 @@ def start_checkout(service: CreditsService, user_id: str, pack_id: str, *, email
 
 def confirm_checkout(service: CreditsService, user_id: str, session_id: str) -> TopUpResult:
     """Credit a paid Checkout Session of this user, once (a repeat replays)."""
-    from credits_api.payments_flow import credit_paid_session  # the API's one crediting path
-
-    paid = gateway().paid_session(session_id)
-    if paid.user_id != user_id:
-        raise Forbidden("this checkout session belongs to another account")
-    return credit_paid_session(service, paid, tenant=shared_settings().tenant, via="ui-confirm")
+    return flow.confirm_checkout(
+        service, gateway(), user_id, session_id, tenant=shared_settings().tenant, via="ui-confirm"
+    )

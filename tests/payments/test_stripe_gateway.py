@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from credits_core.errors import BadRequest, ConfigError, Conflict, CreditsError, NotFound
+from credits_core.errors import BadRequest, ConfigError, Conflict, CreditsError, Forbidden, NotFound
 from credits_core.payments import (
     CheckoutNotFound,
     CheckoutNotPaid,
@@ -163,6 +163,16 @@ def test_an_open_session_is_not_paid(gw: StripeGateway) -> None:
         "paymentStatus": "unpaid",
     }
     assert isinstance(err, Conflict) and isinstance(err, PaymentError)
+
+
+def test_another_users_session_is_forbidden_before_its_status_is_told(fake: FakeStripe, gw: StripeGateway) -> None:
+    session = checkout(gw)
+    with pytest.raises(Forbidden) as info:
+        gw.paid_session(session.id, owner="someone_else")  # unpaid: must not say so to a stranger
+    assert "paid" not in info.value.message and info.value.http_status == 403
+    fake.mark_paid(session.id)
+    with pytest.raises(Forbidden):
+        gw.paid_session(session.id, owner="someone_else")
 
 
 def test_a_processing_payment_is_not_paid_until_it_succeeds(fake: FakeStripe, gw: StripeGateway) -> None:

@@ -21,8 +21,9 @@ finance to reconcile. The key is ``stripe-refund:<charge>:<amount_refunded>``
 deliveries of one refund write nothing new, and a later partial refund of the
 same charge writes only the difference.
 
-(To move into ``credits_core`` later; it uses only the service's public API
-and ``service.store.rows`` to find a top-up by payment intent.)
+The HTTP routes and the Account page call these functions; they use only
+the service's public API and ``service.store.rows`` (to find a top-up by
+payment intent, refunds being rare).
 """
 
 from __future__ import annotations
@@ -30,23 +31,37 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from credits_core import keys
-from credits_core.errors import BadRequest, Conflict
-from credits_core.models import Row, TopUpResult
-from credits_core.payments import (
+from .. import keys
+from ..errors import BadRequest, Conflict
+from ..models import Row, TopUpResult
+from ..service import CreditsService
+from ..stores.base import RowFilter
+from .stripe_gateway import (
     EVENT_ASYNC_PAYMENT_SUCCEEDED,
     EVENT_CHECKOUT_COMPLETED,
     ChargeRefund,
     CheckoutNotFound,
     PaidSession,
+    StripeGateway,
     WebhookEvent,
 )
-from credits_core.service import CreditsService
-from credits_core.stores.base import RowFilter
 
-log = logging.getLogger("credits_api")
+log = logging.getLogger("credits_core.payments")
 
 REFUND_KEY_PREFIX = "stripe-refund"
+
+
+def confirm_checkout(
+    service: CreditsService, gateway: StripeGateway, user_id: str, session_id: str, *, tenant: str, via: str
+) -> TopUpResult:
+    """The buyer came back from Checkout: credit their paid session once.
+
+    Another user's session → ``Forbidden`` (before saying whether it is
+    paid); unpaid / expired → ``CheckoutNotPaid``; a repeat, or a webhook
+    that came first, replays the row.
+    """
+    paid = gateway.paid_session(session_id, owner=user_id)
+    return credit_paid_session(service, paid, tenant=tenant, via=via)
 
 
 def credit_paid_session(service: CreditsService, paid: PaidSession, *, tenant: str, via: str) -> TopUpResult:
