@@ -199,7 +199,6 @@ def racers_sqlite(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
 def racers_odoo(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
     """50 racers over 10 credits through two Odoo store instances on one stand-in."""
     from credits_core.stores.odoo import OdooStore
-
     from tests.standins.odoo_server import FakeOdoo
 
     with FakeOdoo(lifetime_s=600) as odoo:
@@ -299,7 +298,6 @@ def sigkill_during_load(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
 def odoo_faults(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
     """1,000 operations with 10% injected Odoo faults vs the same sequence fault-free."""
     from credits_core.stores.odoo import OdooStore
-
     from tests.standins.odoo_server import FakeOdoo
 
     n_ops = 200 if quick else 1000
