@@ -7,8 +7,6 @@ the webhook also needs ``STRIPE_WEBHOOK_SECRET``. Stripe failures are 502
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -16,9 +14,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from credits_core.auth import Principal
-from credits_core.errors import IdempotencyConflict
-from credits_core.payments import PaymentProviderError, PaymentsDisabled, StripeGateway
-from credits_core.payments.flow import confirm_checkout, handle_webhook_event
+from credits_core.payments import PaymentsDisabled, StripeGateway
+from credits_core.payments.flow import confirm_checkout, handle_webhook_event, start_checkout
 
 from ..auth import current_user
 from ..context import api_context, service, settings
@@ -53,34 +50,15 @@ def credits_checkout(
     ),
 ) -> JSONResponse:
     """Create a Checkout Session for ``pack`` priced from the registry → ``{url, sessionId}``."""
-    gateway = _gateway(request)
-    svc = service()
-    registry = svc.registry
-    pack = registry.pack(body.pack)
-    attempt = None
-    if idempotency_key:
-        # Stripe's idempotency key (≤ 255 chars): per user, so two users' keys never collide.
-        attempt = "cz-checkout-" + hashlib.sha256(f"{user.user_id}|{idempotency_key}".encode()).hexdigest()
-    try:
-        session = gateway.create_checkout(
-            user_id=user.user_id,
-            pack_id=pack.id,
-            pack_label=pack.label,
-            credits=pack.credits,
-            unit_amount=pack.price,
-            currency=pack.currency,
-            registry_version=registry.version,
-            tenant=settings().tenant,
-            attempt_id=attempt or "cz-checkout-" + secrets.token_hex(16),
-            customer_email=_email(user),
-        )
-    except PaymentProviderError as exc:
-        if exc.details.get("reason") == "idempotency_conflict":
-            raise IdempotencyConflict(
-                "this Idempotency-Key was already used for another checkout; use a new key",
-                field="Idempotency-Key",
-            ) from None
-        raise
+    session = start_checkout(
+        service(),
+        _gateway(request),
+        user.user_id,
+        body.pack,
+        tenant=settings().tenant,
+        attempt_key=idempotency_key,
+        email=_email(user),
+    )
     return JSONResponse({"url": session.url, "sessionId": session.id})
 
 

@@ -28,11 +28,13 @@ payment intent, refunds being rare).
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 from typing import Any
 
 from .. import keys
-from ..errors import BadRequest, Conflict
+from ..errors import BadRequest, Conflict, IdempotencyConflict
 from ..models import Row, TopUpResult
 from ..service import CreditsService
 from ..stores.base import RowFilter
@@ -41,7 +43,9 @@ from .stripe_gateway import (
     EVENT_CHECKOUT_COMPLETED,
     ChargeRefund,
     CheckoutNotFound,
+    CheckoutSession,
     PaidSession,
+    PaymentProviderError,
     StripeGateway,
     WebhookEvent,
 )
@@ -49,6 +53,51 @@ from .stripe_gateway import (
 log = logging.getLogger("credits_core.payments")
 
 REFUND_KEY_PREFIX = "stripe-refund"
+
+
+def start_checkout(
+    service: CreditsService,
+    gateway: StripeGateway,
+    user_id: str,
+    pack_id: str,
+    *,
+    tenant: str,
+    attempt_key: str | None = None,
+    email: str | None = None,
+) -> CheckoutSession:
+    """A Stripe Checkout Session for a registry pack, priced from the current registry.
+
+    ``attempt_key`` (a client's Idempotency-Key) makes retries return the same
+    session; it is hashed with the user id so two users' keys never collide
+    (Stripe idempotency keys are at most 255 characters). Reusing it for
+    another pack is ``IdempotencyConflict``.
+    """
+    registry = service.registry
+    pack = registry.pack(pack_id)
+    if attempt_key:
+        attempt = "cz-checkout-" + hashlib.sha256(f"{user_id}|{attempt_key}".encode()).hexdigest()
+    else:
+        attempt = "cz-checkout-" + secrets.token_hex(16)
+    try:
+        return gateway.create_checkout(
+            user_id=user_id,
+            pack_id=pack.id,
+            pack_label=pack.label,
+            credits=pack.credits,
+            unit_amount=pack.price,
+            currency=pack.currency,
+            registry_version=registry.version,
+            tenant=tenant,
+            attempt_id=attempt,
+            customer_email=email,
+        )
+    except PaymentProviderError as exc:
+        if exc.details.get("reason") == "idempotency_conflict":
+            raise IdempotencyConflict(
+                "this Idempotency-Key was already used for another checkout; use a new key",
+                field="Idempotency-Key",
+            ) from None
+        raise
 
 
 def confirm_checkout(

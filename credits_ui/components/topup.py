@@ -49,21 +49,7 @@ def demo_purchase(service: CreditsService, user_id: str, pack_id: str) -> TopUpR
 
 def start_checkout(service: CreditsService, user_id: str, pack_id: str, *, email: str | None = None) -> CheckoutSession:
     """Create a Stripe Checkout Session for ``pack_id``; send the browser to ``.url``."""
-    gw = gateway()
-    reg = service.registry
-    pack = reg.pack(pack_id)
-    return gw.create_checkout(
-        user_id=user_id,
-        pack_id=pack.id,
-        pack_label=pack.label,
-        credits=pack.credits,
-        unit_amount=pack.price,
-        currency=pack.currency,
-        registry_version=reg.version,
-        tenant=shared_settings().tenant,
-        attempt_id=f"cz-checkout-{uuid.uuid4().hex}",
-        customer_email=email,
-    )
+    return flow.start_checkout(service, gateway(), user_id, pack_id, tenant=shared_settings().tenant, email=email)
 
 
 def confirm_checkout(service: CreditsService, user_id: str, session_id: str) -> TopUpResult:
