@@ -344,7 +344,7 @@ def odoo_faults(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
     ok = duplicates == 0 and lost == 0 and extra == 0
     return Outcome(
         "10% injected Odoo faults",
-        f"{n_ops:,} operations, {retries:,} retried faults",
+        f"{n_ops:,} operations, {retries:,} retried by the caller",
         "active ledger equals the fault-free run",
         f"duplicates {duplicates}; lost {lost}; extra {extra}",
         lost + duplicates,
@@ -376,9 +376,10 @@ def bad_inputs(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
     ]
     cases: list[tuple[str, str, dict[str, Any]]] = []
     for token in forged:
+        header = {"Authorization": f"Bearer {token}".strip()}
         for route in ("credits-debit", "credits-plan", "credits-checkout"):
-            cases.append(("POST", f"/api/{route}", {"headers": {"Authorization": f"Bearer {token}"}, "json": {}}))
-        cases.append(("GET", "/api/credits-state", {"headers": {"Authorization": f"Bearer {token}"}}))
+            cases.append(("POST", f"/api/{route}", {"headers": header, "json": {}}))
+        cases.append(("GET", "/api/credits-state", {"headers": header}))
     auth = {"Authorization": f"Bearer {good}"}
     bodies: list[Any] = [
         {"tool": 5, "idempotencyKey": "k1"},
@@ -435,7 +436,16 @@ def bad_inputs(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
     cases += [("POST", "/api/stripe-webhook", {"headers": {"Stripe-Signature": "t=1,v1=00"}, "content": b"{}"})]
     statuses: Counter[int] = Counter()
     bad: list[str] = []
-    with _servers(tmp, clerk) as (url,), httpx.Client() as client:
+    from tests.standins.stripe_server import FakeStripe
+
+    stripe = FakeStripe(lifetime_s=600).start()
+    stripe_env = {
+        "STRIPE_SECRET_KEY": stripe.secret_key,
+        "STRIPE_WEBHOOK_SECRET": stripe.webhook_secret,
+        "STRIPE_API_BASE": stripe.url,
+    }
+    with contextlib.ExitStack() as cleanup, _servers(tmp, clerk, **stripe_env) as (url,), httpx.Client() as client:
+        cleanup.callback(stripe.stop)
         before = len(_ledger_rows(ledger)) if ledger.exists() else 0
         registry_before = client.get(f"{url}/api/action-registry").json().get("version")
         for method, path, kw in cases:
