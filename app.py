@@ -12,8 +12,16 @@ if __name__ == "__main__":
 
     main()
 else:
+    import sys
+
     from starlette.routing import Mount
 
     from credits_api import create_api
+    from credits_core.errors import ConfigError
 
-    app = st.App(__file__, routes=[Mount("/api", app=create_api())])
+    try:
+        api = create_api()
+    except ConfigError as exc:  # a bad variable stops the server with one clear line, no traceback
+        print(f"configuration error: {exc.message}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    app = st.App(__file__, routes=[Mount("/api", app=api)])

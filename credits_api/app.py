@@ -7,9 +7,10 @@ https://fastapi.tiangolo.com/advanced/sub-applications/).
 
 Start-up (``create_api()`` runs when uvicorn imports ``app.py``): the
 settings, the Clerk verifier and the Stripe gateway are built from the
-environment, so a bad ``CZ_*`` / ``CLERK_*`` / ``STRIPE_*`` value stops the
-server with a ``ConfigError`` naming the variable. The ledger is opened on
-the first request that needs it (``credits_core.runtime.shared_service``).
+environment, and the ledger store is opened (``shared_service``: SQLite file
+writable, Odoo reachable with valid credentials), so a bad ``CZ_*`` /
+``ODOO_*`` / ``CLERK_*`` / ``STRIPE_*`` value stops the server at start with a
+``ConfigError`` naming the variable instead of failing on a later request.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Mapping
 
 from fastapi import FastAPI
 
-from credits_core.runtime import shared_settings
+from credits_core.runtime import shared_service, shared_settings
 
 from .context import build_context
 from .errors import install_error_handlers, redact
@@ -65,6 +66,7 @@ def create_api(environ: Mapping[str, str] | None = None) -> FastAPI:
     env = os.environ if environ is None else environ
     _configure_logging()
     settings = shared_settings()  # validates every CZ_/STRIPE_ variable now
+    shared_service()  # opens the ledger now: a bad path or Odoo configuration is a start-up error
     api = FastAPI(
         title="Secondary Market credits API",
         version="1.0.0",
