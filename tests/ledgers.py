@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import inspect
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import credits_core.seed as seed_module
 from credits_core import CreditsService, SqliteStore
 from credits_core.registry import SqliteRegistryRepository, load_default_registry
 
-SEED_100K = {"users": 60, "months": 4, "seed": 7, "scale": 2.0}  # ≈103k rows
+# A fixed end date: the same rows (and row count) on every machine and every day.
+SEED_100K = {"users": 60, "months": 4, "seed": 7, "scale": 2.9, "end": datetime(2026, 11, 1, tzinfo=UTC)}
 
 
 def seeded_ledger(cache_dir: Path, params: dict | None = None) -> tuple[Path, int]:
