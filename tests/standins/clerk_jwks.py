@@ -20,12 +20,14 @@ import secrets
 import threading
 import time
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from .loopback import LoopbackServer
 
 ISSUER = "https://clerk.standin.test"
 
@@ -81,16 +83,8 @@ class ClerkStandIn:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}{path}"
-        self._stopped = False
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
-        self._thread.start()
-        self._timer = threading.Timer(lifetime_s, self.stop)
-        self._timer.daemon = True
-        self._timer.start()
+        self._server = LoopbackServer(Handler, name="clerk-jwks", lifetime_s=lifetime_s, poll_interval=0.01)
+        self.url = f"{self._server.url}{path}"
 
     # -- server -------------------------------------------------------------------
 
@@ -120,12 +114,7 @@ class ClerkStandIn:
 
     def stop(self) -> None:
         """Stop serving; later fetches fail with connection refused."""
-        if getattr(self, "_stopped", True):
-            return
-        self._stopped = True
-        self._timer.cancel()
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def __enter__(self) -> ClerkStandIn:
         return self

@@ -78,6 +78,8 @@ from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .loopback import LoopbackServer
+
 VERSION_INFO = [19, 0, 0, "final", 0, ""]
 SERVER_VERSION = "19.0"
 DEBUG_MARKER = "FAKE-ODOO-TRACEBACK"
@@ -1701,34 +1703,31 @@ class FakeOdoo:
         self._latency = 0.0
         self._calls: list[tuple[str, str]] = []
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._timer: threading.Timer | None = None
+        self._server: LoopbackServer | None = None
         self.url = ""
 
     # -- life cycle ---------------------------------------------------------------
 
     def start(self) -> FakeOdoo:
         """Bind 127.0.0.1 on a free port, serve in a daemon thread, arm the timer."""
-        self._server = _Server(("127.0.0.1", 0), _Handler, self)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        serve = lambda: self._server.serve_forever(poll_interval=0.05)  # noqa: E731
-        threading.Thread(target=serve, name="fake-odoo", daemon=True).start()
-        self._timer = threading.Timer(self.lifetime_s, self.stop)
-        self._timer.daemon = True
-        self._timer.start()
+        self._server = LoopbackServer(
+            name="fake-odoo",
+            lifetime_s=self.lifetime_s,
+            server_factory=lambda address: _Server(address, _Handler, self),
+            on_stop=self._on_stopped,
+        )
+        self.url = self._server.url
         return self
+
+    def _on_stopped(self, server: _Server) -> None:
+        self.stopped.set()  # wakes requests hanging in a "timeout" fault
+        server.close_connections()
 
     def stop(self) -> None:
         """Stop serving and close every connection (idempotent)."""
-        if self.stopped.is_set():
-            return
         self.stopped.set()
-        if self._timer is not None:
-            self._timer.cancel()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server.close_connections()
+            self._server.stop()
 
     @property
     def running(self) -> bool:

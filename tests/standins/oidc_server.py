@@ -45,13 +45,14 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import jwt
 
 from .clerk_jwks import rsa_key
+from .loopback import LoopbackServer
 
 CODE_LIFETIME_S = 60
 TOKEN_LIFETIME_S = 3600
@@ -102,8 +103,7 @@ class OidcStandIn:
         self._codes: dict[str, dict[str, Any]] = {}
         self._tokens: dict[str, dict[str, Any]] = {}
         self._log: list[dict[str, Any]] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._timer: threading.Timer | None = None
+        self._server: LoopbackServer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -112,7 +112,7 @@ class OidcStandIn:
         """Base URL and issuer, e.g. ``http://127.0.0.1:54321``."""
         if self._server is None:
             raise RuntimeError("OidcStandIn is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     issuer = url
 
@@ -125,24 +125,14 @@ class OidcStandIn:
         if self._server is not None:
             return self
         handler = type("_BoundOidcHandler", (_Handler,), {"idp": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="oidc-standin", daemon=True
-        ).start()
-        self._timer = threading.Timer(self.lifetime_s, self.stop)
-        self._timer.daemon = True
-        self._timer.start()
+        self._server = LoopbackServer(handler, name="oidc-standin", lifetime_s=self.lifetime_s)
         return self
 
     def stop(self) -> None:
         """Stop serving and free the port; safe to call twice."""
         server, self._server = self._server, None
-        if self._timer is not None and self._timer is not threading.current_thread():
-            self._timer.cancel()
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            server.stop()
 
     def __enter__(self) -> Self:
         return self.start()

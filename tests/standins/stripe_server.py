@@ -55,9 +55,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
+
+from .loopback import LoopbackServer
 
 # The API version stripe-python 16.1.0 pins (stripe/_api_version.py); used for
 # the ``api_version`` of events when the creating request sent no Stripe-Version.
@@ -214,9 +216,7 @@ class FakeStripe:
         self._deliveries: list[dict[str, Any]] = []
         self._events: list[dict[str, Any]] = []
         self._faults: list[int | str] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._timer: threading.Timer | None = None
+        self._server: LoopbackServer | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -225,37 +225,26 @@ class FakeStripe:
         """Base URL, e.g. ``http://127.0.0.1:54321`` (the API base for StripeClient)."""
         if self._server is None:
             raise RuntimeError("FakeStripe is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     def start(self) -> Self:
         """Bind 127.0.0.1:0 and serve in a daemon thread; stops itself after lifetime_s."""
         if self._server is not None:
             return self
         handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-stripe", daemon=True
-        )
-        self._thread.start()
-        self._timer = threading.Timer(self.lifetime_s, self.stop)
-        self._timer.daemon = True
-        self._timer.start()
+        self._server = LoopbackServer(handler, name="fake-stripe", lifetime_s=self.lifetime_s)
         return self
 
     def stop(self) -> None:
         """Stop serving and free the port; safe to call twice."""
         server, self._server = self._server, None
-        if self._timer is not None and self._timer is not threading.current_thread():
-            self._timer.cancel()
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            server.stop()
 
     @property
     def running(self) -> bool:
         """True while the server accepts connections."""
-        return self._server is not None
+        return self._server is not None and self._server.running
 
     def __enter__(self) -> Self:
         return self.start()
@@ -963,19 +952,12 @@ class WebhookSink:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="webhook-sink", daemon=True
-        ).start()
-        self._timer = threading.Timer(lifetime_s, self.stop)
-        self._timer.daemon = True
-        self._timer.start()
+        self._server = LoopbackServer(_Sink, name="webhook-sink", lifetime_s=lifetime_s)
 
     @property
     def url(self) -> str:
         """The URL to give ``FakeStripe.set_webhook_url``."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}/webhook"
+        return f"{self._server.url}/webhook"
 
     def wait(self, n: int, timeout: float = 5.0) -> list[tuple[bytes, dict[str, str]]]:
         """Block until ``n`` requests arrived; returns (body, headers) pairs."""
@@ -990,10 +972,7 @@ class WebhookSink:
 
     def stop(self) -> None:
         """Stop the receiver; safe to call twice."""
-        if self._timer is not threading.current_thread():
-            self._timer.cancel()
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def __enter__(self) -> Self:
         return self
