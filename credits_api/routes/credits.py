@@ -45,8 +45,13 @@ def credits_state(
     _bearer: HTTPAuthorizationCredentials | None = Security(bearer_scheme),
 ) -> JSONResponse:
     """The caller's state; with ``userId`` the admin header is required instead of a token."""
+    for name in ("limit", "userId"):
+        if len(request.query_params.getlist(name)) > 1:
+            raise BadRequest(f"query parameter {name!r} was given more than once", field=name)
     if userId is not None:
         check_admin_header(admin_key)
+        if request.headers.get("authorization") is not None:
+            user_of(request)  # a credential that is sent must be valid, even where it is not needed
         user_id = userId
     else:
         user_id = user_of(request).user_id

@@ -204,6 +204,15 @@ def test_state_support_view(api: Api, pem_api: Api, user: str):
         pem_api.http.get(f"/api/credits-state?userId={user}", headers={"x-cz-registry-admin": "x"}), 403, "forbidden"
     )
     assert "disabled" in e["message"]
+    # a credential that is sent must be valid even where the admin header is what counts
+    bad_token = {**api.admin(), "Authorization": "Bearer not-a-jwt"}
+    err(api.http.get(f"/api/credits-state?userId={user}", headers=bad_token), 401, "unauthorized")
+
+
+def test_state_refuses_a_repeated_query_parameter(api: Api, user: str):
+    e = err(api.http.get(f"/api/credits-state?userId={user}&userId=other", headers=api.admin()), 400, "bad_request")
+    assert e["field"] == "userId" and "more than once" in e["message"]
+    err(api.http.get("/api/credits-state?limit=1&limit=2", headers=api.auth(user)), 400, "bad_request")
 
 
 # -- debit -------------------------------------------------------------------------------
