@@ -16,7 +16,6 @@ from fastapi import Request
 
 from credits_core.auth import ClerkVerifier
 from credits_core.config import Settings
-from credits_core.errors import ConfigError
 from credits_core.payments import StripeGateway
 from credits_core.runtime import shared_service, shared_settings
 from credits_core.service import CreditsService
@@ -36,17 +35,7 @@ def build_context(settings: Settings, environ: Mapping[str, str]) -> ApiContext:
     """Build the verifier and the gateway; ``ConfigError`` names a bad variable."""
     clerk = ClerkVerifier.from_env(environ)  # raises ClerkConfigError (a ConfigError)
     verifier = TokenCache(clerk) if clerk is not None else None
-    gateway = None
-    if settings.stripe_secret_key:
-        try:
-            gateway = StripeGateway(
-                settings.stripe_secret_key,
-                webhook_secret=settings.stripe_webhook_secret,
-                api_base=settings.stripe_api_base,
-                public_app_url=settings.public_app_url,
-            )
-        except ValueError as exc:  # the message names the variable, never the key
-            raise ConfigError(str(exc), variable=str(exc).split(" ", 1)[0]) from None
+    gateway = StripeGateway.from_settings(settings)
     return ApiContext(verifier=verifier, gateway=gateway)
 
 

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 import stripe
 
+from ..config import Settings
 from ..errors import BadRequest, ConfigError, Conflict, CreditsError, Forbidden, NotFound
 
 __all__ = [
@@ -259,6 +260,22 @@ class StripeGateway:
 
     def __repr__(self) -> str:
         return f"StripeGateway(api_base={self.api_base!r}, public_app_url={self.public_app_url!r})"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StripeGateway | None:
+        """The gateway of the app's validated settings (API and pages alike);
+        ``None`` when payments are disabled."""
+        if not settings.stripe_secret_key:
+            return None
+        try:
+            return cls(
+                settings.stripe_secret_key,
+                webhook_secret=settings.stripe_webhook_secret,
+                api_base=settings.stripe_api_base,
+                public_app_url=settings.public_app_url,
+            )
+        except ValueError as exc:  # the message names the variable, never the key
+            raise ConfigError(str(exc), variable=str(exc).split(" ", 1)[0]) from None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StripeGateway | None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import uuid
 
 from credits_core import CreditsService, TopUpResult
-from credits_core.errors import ConfigError
 from credits_core.payments import CheckoutSession, PaymentsDisabled, StripeGateway, flow
 from credits_core.runtime import shared_settings
 
@@ -32,11 +31,7 @@ def payments_enabled() -> bool:
 
 def gateway() -> StripeGateway:
     """The Stripe gateway configured from the environment; ``PaymentsDisabled`` without keys."""
-    settings = shared_settings()
-    try:
-        gw = StripeGateway.from_env(settings.environ) if settings.payments_enabled else None
-    except ValueError as exc:  # names the variable, never the key
-        raise ConfigError(str(exc)) from None
+    gw = StripeGateway.from_settings(shared_settings())
     if gw is None:
         raise PaymentsDisabled("Payments are not configured on this server (STRIPE_SECRET_KEY is not set).")
     return gw

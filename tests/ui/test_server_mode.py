@@ -108,3 +108,17 @@ def test_admins_listed_by_email_see_ops(monkeypatch: pytest.MonkeyPatch) -> None
     open_page(at, "pages/ops_ledger.py")
     assert "Admins only" not in messages(at)
     assert metric(at, "Ledger rows") == "1"
+
+
+def test_stripe_unreachable_is_a_friendly_message_and_credits_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    stripe = FakeStripe().start()
+    monkeypatch.setenv("STRIPE_SECRET_KEY", stripe.secret_key)
+    monkeypatch.setenv("STRIPE_API_BASE", stripe.url)
+    at = signed_in(sub="user_stripe_down")
+    stripe.stop()  # Stripe goes away before the buyer clicks
+    at.button(key="cz_buy_pack_500").click().run()
+    assert_clean(at)
+    text = messages(at)
+    assert "Could not reach the payment provider" in text and "sk_test" not in text
+    assert not at.get("link_button"), "no checkout link without a session"
+    assert [k for k, _ in ledger_rows("user_stripe_down")] == ["grant"]
