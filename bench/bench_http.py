@@ -28,19 +28,17 @@ comparison run uses the other supported way to serve an ``st.App``:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +48,7 @@ if __package__ in (None, ""):  # run as a file: python bench/bench_http.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import figure, text_table
-from tests.servers import ROOT, StreamlitServer, free_port, streamlit_server
+from tests.servers import app_server, streamlit_server
 from tests.standins.clerk_jwks import ClerkStandIn, pem_of
 
 CONNECTIONS = int(os.environ.get("BENCH_HTTP_CONNECTIONS", "16"))
@@ -78,39 +76,26 @@ def _env(ledger: Path, clerk: ClerkStandIn) -> dict[str, str]:
     }
 
 
-@contextlib.contextmanager
-def _uvicorn_server(env: dict[str, str], log_dir: Path, http: str, loop: str) -> Iterator[StreamlitServer]:
-    """``uvicorn app:app`` with an explicit protocol and loop (same scrubbed env as tests/servers.py)."""
-    port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CZ_", "ODOO_", "CLERK_", "STRIPE_"))}
-    clean.update(env, CZ_PUBLIC_APP_URL=f"http://127.0.0.1:{port}")
-    log_path = log_dir / f"uvicorn-{http}-{port}.log"
+def _uvicorn_server(env: dict[str, str], log_dir: Path, http: str, loop: str):
+    """``uvicorn app:app`` with an explicit protocol and loop (the other supported way to serve st.App)."""
     uvicorn = Path(sys.executable).with_name("uvicorn")
-    cmd = ["timeout", "-s", "KILL", "600", str(uvicorn), "app:app", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--http", http, "--loop", loop, "--no-access-log"]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=clean, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = StreamlitServer(f"http://127.0.0.1:{port}", proc, log_path)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited:\n{server.log()[-2000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(server.url + "/_stcore/health", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.2)
-        yield server
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+
+    def command(port: int) -> list[str]:
+        return [
+            str(uvicorn),
+            "app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--http",
+            http,
+            "--loop",
+            loop,
+            "--no-access-log",
+        ]
+
+    return app_server(command, env, log_dir=log_dir, name=f"uvicorn-{http}", lifetime_s=600)
 
 
 def _load_wrk(url: str, script: str, duration_s: float, workdir: Path) -> dict[str, float]:

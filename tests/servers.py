@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,10 @@ STREAMLIT = Path(sys.executable).with_name("streamlit")
 
 # Variables of SPEC §8 that must never leak from the developer's shell into a test server.
 _CONFIG_VARS = (
-    "CZ_", "ODOO_", "CLERK_", "STRIPE_",
+    "CZ_",
+    "ODOO_",
+    "CLERK_",
+    "STRIPE_",
 )
 
 
@@ -48,19 +51,51 @@ class StreamlitServer:
 def streamlit_server(
     env: Mapping[str, str], *, log_dir: Path, lifetime_s: int = 900, startup_timeout_s: float = 60
 ) -> Iterator[StreamlitServer]:
-    """Run the app with ``env`` (on top of a scrubbed environment) until the block ends."""
+    """Run ``streamlit run app.py`` with ``env`` (on top of a scrubbed environment) until the block ends."""
+
+    def command(port: int) -> list[str]:
+        return [
+            str(STREAMLIT),
+            "run",
+            str(ROOT / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ]
+
+    with app_server(
+        command, env, log_dir=log_dir, name="streamlit", lifetime_s=lifetime_s, startup_timeout_s=startup_timeout_s
+    ) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def app_server(
+    command: Callable[[int], list[str]],
+    env: Mapping[str, str],
+    *,
+    log_dir: Path,
+    name: str,
+    lifetime_s: int = 900,
+    startup_timeout_s: float = 60,
+) -> Iterator[StreamlitServer]:
+    """Run ``command(port)`` (any way of serving app.py) on a free loopback port; always stopped.
+
+    The process gets its own group and a hard lifetime (``timeout -s KILL``),
+    and the block starts once ``/_stcore/health`` answers.
+    """
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith(_CONFIG_VARS)}
     clean.update(env)
     clean.setdefault("CZ_PUBLIC_APP_URL", f"http://127.0.0.1:{port}")
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"streamlit-{port}.log"
-    cmd = [
-        "timeout", "-s", "KILL", str(lifetime_s),
-        str(STREAMLIT), "run", str(ROOT / "app.py"),
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]
+    log_path = log_dir / f"{name}-{port}.log"
+    cmd = ["timeout", "-s", "KILL", str(lifetime_s), *command(port)]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=clean, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = StreamlitServer(f"http://127.0.0.1:{port}", proc, log_path)
