@@ -129,11 +129,6 @@ def credit_paid_session(service: CreditsService, paid: PaidSession, *, tenant: s
         credits=paid.credits,
         price=paid.amount_total,
         currency=paid.currency,
-        # The service prices a pack still in the registry from the registry;
-        # what was actually paid is kept beside it (see the report on
-        # CreditsService.top_up).
-        amountPaid=paid.amount_total,
-        paidCurrency=paid.currency,
         paymentIntent=paid.payment_intent,
         checkoutRegistryVersion=paid.registry_version,
         via=via,

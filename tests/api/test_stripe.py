@@ -71,7 +71,7 @@ def test_confirm_ten_times_and_webhook_three_times_credit_once(api: Api, stripe:
     d = first.json()
     assert d["replayed"] is False and d["row"]["kind"] == "topup" and d["row"]["delta"] == PACK_CREDITS
     assert d["balance"] == {"total": 200, "included": 100, "purchased": 100}
-    assert d["row"]["meta"]["amountPaid"] == 1500 and d["row"]["meta"]["paymentIntent"].startswith("pi_")
+    assert d["row"]["meta"]["price"] == 1500 and d["row"]["meta"]["paymentIntent"].startswith("pi_")
     for _ in range(9):
         again = confirm(api, user, sid)
         assert again.status_code == 200 and again.json()["replayed"] is True and again.json()["row"] == d["row"]
