@@ -31,7 +31,7 @@ SPEC_ROUTES = {
     "/stripe-webhook": {"post"},
 }
 BEARER = {"/credits-state", "/credits-debit", "/credits-plan", "/credits-checkout", "/credits-checkout/confirm"}
-ADMIN = {"/action-registry-admin", "/action-registry/versions", "/credits-refund", "/credits-state"}
+ADMIN = {"/action-registry-admin", "/action-registry/versions", "/credits-refund", "/credits-state", "/credits-plan"}
 EXAMPLES_PER_OPERATION = 30
 
 
