@@ -30,7 +30,7 @@ SPEC_ROUTES = {
     "/credits-checkout/confirm": {"post"},
     "/stripe-webhook": {"post"},
 }
-BEARER = {"/credits-state", "/credits-debit", "/credits-plan", "/credits-checkout", "/credits-checkout/confirm"}
+BEARER = {"/credits-state", "/credits-debit", "/credits-plan", "/credits-refund", "/credits-checkout", "/credits-checkout/confirm"}
 ADMIN = {"/action-registry-admin", "/action-registry/versions", "/credits-refund", "/credits-state", "/credits-plan"}
 EXAMPLES_PER_OPERATION = 30
 
