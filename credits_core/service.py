@@ -32,6 +32,7 @@ from .policy import (
 from .policy.grants import current_plan
 from .policy.ledger import Decision, Lookup
 from .registry import MemoryRegistryRepository, Pack, Registry, RegistryRepository
+from .registry import editing as registry_editing
 from .stores.base import LedgerStore, RowFilter
 
 T = TypeVar("T")
@@ -108,6 +109,27 @@ class CreditsService:
     def ledger_tail(self, user_id: str, limit: int = 20) -> list[Row]:
         """The user's last ``limit`` rows (1–500), newest first."""
         return self.store.tail(keys.check_user(user_id), _clamp(limit))
+
+    @property
+    def stored_registry(self) -> Registry:
+        """The current registry document exactly as saved (``registry`` applies the starter plan)."""
+        return self.registries.current()
+
+    def registry_versions(self) -> list[dict[str, Any]]:
+        """``[{version, updatedAt}]`` of every stored registry, newest first."""
+        return self.registries.versions()
+
+    def registry_version(self, version: int) -> Registry:
+        """One stored registry version (``NotFound`` when absent)."""
+        return self.registries.get(version)
+
+    def preview_registry(self, doc: dict[str, Any]) -> Registry:
+        """``doc`` validated as the next version would be (nothing saved)."""
+        return registry_editing.preview(doc, self.registries.current())
+
+    def save_registry(self, body: dict[str, Any]) -> Registry:
+        """Save a whole document or ``{"patch": …}`` (``expectedVersion`` optional) as the next version."""
+        return registry_editing.save_or_patch(self.registries, body)
 
     def matrix(self) -> dict[str, Any]:
         """Tools with credits, plans and packs of the current registry."""
