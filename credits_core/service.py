@@ -231,6 +231,12 @@ class CreditsService:
 
         return self.store.transact(user_id, self._rolled(decide, reg, now))
 
+    def run_metered(self, user_id: str, tool_id: str, key: str, action: Callable[[], T], *, reason: str = "action failed"):
+        """Charge ``tool_id`` once, run ``action``, refund if it raises (see ``credits_core.metered``)."""
+        from .metered import run_metered
+
+        return run_metered(self, user_id, tool_id, key, action, reason=reason)
+
     def adjust(self, user_id: str, key: str, delta: int, bucket: str, reason: str) -> TopUpResult:
         """A manual ops correction under ``CZ_SMCR|adjust|<key>``."""
         keys.check_user(user_id)
