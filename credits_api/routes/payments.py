@@ -120,7 +120,7 @@ def _webhook(gateway: StripeGateway, payload: bytes, signature: str | None) -> d
     event = gateway.parse_webhook(payload, signature)
     if event is None:
         return {"received": True, "action": "ignored"}
-    return handle_webhook_event(service(), event, tenant=settings().tenant)
+    return handle_webhook_event(service(), event, tenant=settings().tenant, gateway=gateway)
 
 
 def _email(user: Principal) -> str | None:
