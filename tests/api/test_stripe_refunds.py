@@ -71,3 +71,20 @@ def test_concurrent_partial_refunds_take_back_exactly_the_refunded_fraction(api:
             assert list(pool.map(send, (first, second))) == [200, 200]
     taken = {u: PACK_CREDITS - purchased(api, u) for u in users}
     assert taken == {u: 60 for u in users}
+
+
+def test_refunds_made_at_stripe_reach_the_webhook_and_every_path_converges(api: Api, stripe: FakeStripe, user: str):
+    sid = checkout(api, user)["sessionId"]
+    stripe.mark_paid(sid)  # paid, but no checkout.session.completed sent yet
+    before = len(stripe.deliveries())
+    stripe.refund(sid, 300)  # POST /v1/refunds: 20 %, charge.refunded delivered by the stand-in
+    stripe.wait_for_deliveries(before + 1, timeout=10, ok=True)
+    assert purchased(api, user) == 80  # the refund credited the session itself, net
+    c = confirm(api, user, sid)
+    assert c.status_code == 200 and c.json()["replayed"] is True and c.json()["row"]["delta"] == 80
+    assert c.json()["row"]["meta"]["via"] == "refund" and c.json()["row"]["meta"]["refundedCredits"] == 20
+    stripe.refund(sid)  # the rest
+    stripe.wait_for_deliveries(before + 2, timeout=10, ok=True)
+    assert purchased(api, user) == 0 and credited_net(api, user) == 0
+    assert stripe.deliver("checkout.session.completed", sid) == [200]
+    assert purchased(api, user) == 0
