@@ -17,7 +17,9 @@ from Stripe and settles the session with it in one store transaction:
   larger of the event's and Stripe's current ``amount_refunded``: credited
   net if it was not yet, else the refunds' difference taken back.
 
-No ledger scan: the top-up is the row named after that session.
+No ledger scan: the top-up is the row named after that session. The Stripe
+reads use the gateway's client and parsers (same package) so that
+``stripe_gateway.py`` stays as it was.
 """
 
 from __future__ import annotations
