@@ -21,13 +21,15 @@ from .clock import Clock, SystemClock, month_of
 from .errors import BadRequest, NotFound, UnknownPack
 from .models import Account, CreditsState, DebitResult, PlanChange, RefundResult, Row, TopUpResult
 from .policy import (
+    ChargeState,
+    Settlement,
     adjust_rows,
     decide_debit,
     plan_change_rows,
     refund_rows,
     replay_debit,
     rollover_rows,
-    topup_rows,
+    settle_topup_rows,
 )
 from .policy.grants import current_plan
 from .policy.ledger import Decision, Lookup
@@ -209,6 +211,27 @@ class CreditsService:
         ``credits``/``price``/``currency`` come from the paid Checkout Session
         when given, so a registry change after checkout cannot alter a payment.
         """
+        return self.settle_top_up(
+            user_id, pack_id, reference, credits=credits, price=price, currency=currency, charge=None, **meta
+        ).topup
+
+    def settle_top_up(
+        self,
+        user_id: str,
+        pack_id: str,
+        reference: str,
+        *,
+        charge: ChargeState | None,
+        credits: int | None = None,
+        price: int | None = None,
+        currency: str | None = None,
+        **meta: Any,
+    ) -> Settlement:
+        """``top_up`` net of the refunds of the session's ``charge``, in one transaction.
+
+        Credits the unrefunded share once, or takes back what newer refunds
+        want from a credited one (``policy.stripe_refunds``).
+        """
         keys.check_user(user_id)
         reference = keys.check_key(reference, "sessionId")
         if credits is not None:
@@ -224,10 +247,9 @@ class CreditsService:
             pack = Pack(id=str(pack_id), label=str(pack_id), credits=credits, price=price, currency=currency)
         if price is not None or currency is not None:  # record what was paid, not today's list price
             pack = pack.model_copy(update={"price": price or pack.price, "currency": currency or pack.currency})
-        name = keys.topup_name(reference)
 
-        def decide(acc: Account, lookup: Lookup) -> Decision[TopUpResult]:
-            return topup_rows(acc, reg, pack, reference, now, lookup(name), credits=credits, **meta)
+        def decide(acc: Account, lookup: Lookup) -> Decision[Settlement]:
+            return settle_topup_rows(acc, reg, pack, reference, now, lookup, charge=charge, credits=credits, **meta)
 
         return self.store.transact(user_id, self._rolled(decide, reg, now))
 

@@ -106,7 +106,8 @@ async def stripe_webhook(
 
     ``checkout.session.completed`` / ``async_payment_succeeded`` of a paid
     session → credited once (the confirm route's path); ``charge.refunded`` →
-    purchased credits taken back (``credits_core.payments.flow``); other events → 200
+    the session settled net of its refunds, credited or taken back
+    (``credits_core.payments.refund_sync``); other events → 200
     ``ignored``. Bad / missing / stale signature or a malformed body → 400
     ``webhook_invalid`` and nothing is credited (Stripe, "Verify webhook
     signatures", https://docs.stripe.com/webhooks#verify-events).
@@ -120,7 +121,7 @@ def _webhook(gateway: StripeGateway, payload: bytes, signature: str | None) -> d
     event = gateway.parse_webhook(payload, signature)
     if event is None:
         return {"received": True, "action": "ignored"}
-    return handle_webhook_event(service(), event, tenant=settings().tenant)
+    return handle_webhook_event(service(), event, tenant=settings().tenant, gateway=gateway)
 
 
 def _email(user: Principal) -> str | None:
