@@ -209,9 +209,20 @@ def _pending(ui: UiSession, subs: StripeSubscriptions) -> None:
         )
         if ui.service.state(ui.user_id, tail=0).plan == plan_id or (result is not None and result.action == "ignored"):
             st.session_state.pop(_PENDING, None)
+            flash.push("success", _landed_text(ui, plan_id))
             st.rerun(scope="app")
 
     poll()
+
+
+def _landed_text(ui: UiSession, plan_id: str) -> str:
+    """ "Stripe confirmed: you are on X (+N granted, −M trimmed)." from the plan row that made it."""
+    row = latest_plan_row(ui.service, ui.user_id)
+    label = ui.service.registry.plan(plan_id).label
+    if row is None or row.meta.get("plan") != plan_id:
+        return f"Stripe confirmed: you are on **{label}**."
+    granted, trimmed = int(row.meta.get("granted", 0)), int(row.meta.get("trimmed", 0))
+    return f"Stripe confirmed: you are on **{label}** (+{granted:,} granted, −{trimmed:,} trimmed)."
 
 
 def _date(ts: int | None) -> str:
