@@ -559,6 +559,9 @@ SCENARIOS: dict[str, Callable[[Path, ClerkStandIn, bool], Outcome]] = {
     "disk-full": disk_full,
     "read-only": read_only,
 }
+from .reliability_subscriptions import SCENARIOS as SUBSCRIPTION_SCENARIOS  # noqa: E402 (after the core rows)
+
+SCENARIOS.update(SUBSCRIPTION_SCENARIOS)
 
 
 def main() -> int:
