@@ -553,7 +553,8 @@ def _event_from(event: Mapping[str, Any]) -> WebhookEvent | None:
     }
     subscription_id = _subscription_of(etype, obj)
     if subscription_id is not None:
-        return WebhookEvent(**base, session_id=_str_or_none(obj.get("id")), subscription_id=subscription_id)
+        session_id = _str_or_none(obj.get("id")) if obj.get("object") == "checkout.session" else None
+        return WebhookEvent(**base, session_id=session_id, subscription_id=subscription_id)
     if etype in (EVENT_CHECKOUT_COMPLETED, EVENT_ASYNC_PAYMENT_SUCCEEDED):
         try:
             paid = _paid_from(obj)
