@@ -77,10 +77,12 @@ def choose_plan(page: Page, current: str, label: str) -> None:
     wait_idle(page)
 
 
-def preview(page: Page) -> str:
+def expect_preview(page: Page, title: str, *texts: str) -> None:
+    """The dry-run box shows ``title`` (e.g. "No plan → Intelligence") and each of ``texts`` (retried)."""
     box = page.locator(".st-key-cz_plan_preview")
-    expect(box).to_be_visible()
-    return box.inner_text()
+    expect(box).to_contain_text(title)
+    for text in texts:
+        expect(box).to_contain_text(text)
 
 
 def kinds(ledger: Path, user: str, kind: str) -> list[tuple[int, dict]]:
@@ -96,7 +98,7 @@ def test_subscribe_upgrade_and_downgrade(subs_stack: SubsStack, page: Page, shot
     expect(page.get_by_text("You have no subscription")).to_be_visible()
     expect_chip(page, 0)
     choose_plan(page, "none", "Intelligence")
-    assert "+400" in preview(page)
+    expect_preview(page, "No plan → Intelligence", "+400")
     shot(page, shots, "20-subscription-preview")
 
     page.get_by_role("button", name="Subscribe with Stripe").click()
@@ -122,7 +124,7 @@ def test_subscribe_upgrade_and_downgrade(subs_stack: SubsStack, page: Page, shot
     assert [d for d, _ in kinds(stack.ledger, user.sub, "upgrade")] == [INTELLIGENCE]
 
     choose_plan(checkout, "intelligence", "Professional")
-    assert "+1,100" in preview(checkout)
+    expect_preview(checkout, "Intelligence → Professional", "+1,100")
     checkout.get_by_role("button", name="Change subscription").click()
     # Stripe's customer.subscription.updated (or the page's re-read of the subscription) moves the plan.
     expect(
@@ -133,8 +135,7 @@ def test_subscribe_upgrade_and_downgrade(subs_stack: SubsStack, page: Page, shot
     shot(checkout, shots, "23-upgraded-professional")
 
     choose_plan(checkout, "professional", "Base")
-    text = preview(checkout)
-    assert f"−{PROFESSIONAL - BASE_CAP:,}" in text, text
+    expect_preview(checkout, "Professional → Base", f"−{PROFESSIONAL - BASE_CAP:,}")
     checkout.get_by_role("button", name="Change subscription").click()
     trim = PROFESSIONAL - BASE_CAP
     expect(checkout.get_by_text(f"Stripe confirmed: you are on Base (+0 granted, −{trim:,} trimmed).")).to_be_visible()
