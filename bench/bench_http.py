@@ -67,12 +67,16 @@ TARGET_RPS = 1000
 TARGET_RATIO = 0.5
 
 
+BENCH_ADMIN = "adm_bench_" + secrets.token_hex(8)  # plans are applied by an admin (users only preview)
+
+
 def _env(ledger: Path, clerk: ClerkStandIn) -> dict[str, str]:
     return {
         "CZ_LEDGER": "sqlite",
         "CZ_LEDGER_PATH": str(ledger),
         "CLERK_JWT_KEY": pem_of(clerk.key),
         "CZ_BENCH_ROUTES": "1",
+        "CZ_REGISTRY_ADMIN_SECRET": BENCH_ADMIN,
     }
 
 
@@ -169,8 +173,9 @@ def _measure(server_url: str, clerk_key: Any, clerk: ClerkStandIn, total: int, c
     headers = [{"Authorization": f"Bearer {clerk.mint(u, key=clerk_key, exp_in=3600)}"} for u in users]
     run_id = secrets.token_hex(4)
     with httpx.Client(base_url=server_url, timeout=30) as c:
-        for h in headers:  # 1,500 included credits each: every debit below is covered
-            r = c.post("/api/credits-plan", json={"plan": "professional"}, headers=h)
+        for u in users:  # 1,500 included credits each: every debit below is covered
+            body = {"plan": "professional", "userId": u}
+            r = c.post("/api/credits-plan", json=body, headers={"x-cz-registry-admin": BENCH_ADMIN})
             r.raise_for_status()
         for i in range(50):  # warm-up: threadpool, connections, caches
             c.post("/api/_bench/raw-insert")

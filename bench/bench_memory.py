@@ -50,11 +50,13 @@ def _server_pid(wrapper_pid: int) -> int:
 def run(quick: bool = False) -> list[dict]:
     total = 10_000 if quick else 100_000
     with ClerkStandIn(lifetime_s=1800) as clerk, tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp:
-        env = {"CZ_LEDGER_PATH": f"{tmp}/ledger.sqlite3", "CLERK_JWT_KEY": pem_of(clerk.key)}
+        admin = "adm_bench_" + secrets.token_hex(8)
+        env = {"CZ_LEDGER_PATH": f"{tmp}/ledger.sqlite3", "CLERK_JWT_KEY": pem_of(clerk.key), "CZ_REGISTRY_ADMIN_SECRET": admin}
         with streamlit_server(env, log_dir=Path(tmp), lifetime_s=1800) as server:
             token = clerk.mint("memory_user", exp_in=7200)
             auth = {"Authorization": f"Bearer {token}"}
-            httpx.post(f"{server.url}/api/credits-plan", json={"plan": "professional"}, headers=auth, timeout=30)
+            plan = {"plan": "professional", "userId": "memory_user"}
+            httpx.post(f"{server.url}/api/credits-plan", json=plan, headers={"x-cz-registry-admin": admin}, timeout=30)
             pid = _server_pid(server.process.pid)
             before, _ = _rss_kib(pid)
             run_id = secrets.token_hex(3)

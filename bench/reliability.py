@@ -71,6 +71,7 @@ def _servers(tmp: Path, clerk: ClerkStandIn, count: int = 1, **env: str) -> Iter
         "CLERK_SECRET_KEY": clerk.secret_key,
         "CLERK_JWKS_URL": clerk.url,
         "CZ_REGISTRY_ADMIN_SECRET": ADMIN_SECRET,
+        "CZ_STARTER_PLAN": "base",  # durability scenarios: every user starts with Base's 100 credits
         **env,
     }
     with contextlib.ExitStack() as stack:

@@ -91,6 +91,7 @@ class DebitOut(_Out):
     warning: str | None = Field(
         default=None, description="warn-only mode: the balance did not cover the cost, nothing was charged"
     )
+    refund: RowOut | None = Field(default=None, description="on a replay: the refund of this debit, if it was refunded")
 
 
 class RefundIn(_In):
@@ -115,6 +116,10 @@ class PlanIn(_In):
     dryRun: bool = Field(default=False, description="compute the change without writing it")
     requestId: str | None = Field(
         default=None, pattern=KEY_PATTERN, description="names the plan row; a random one when absent"
+    )
+    userId: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[^|\s]+$",
+        description="whose plan: required with the admin header; with a token, only the caller",
     )
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"plan": "intelligence", "dryRun": True}]})

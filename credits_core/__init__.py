@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .clock import Clock, FixedClock, OffsetClock, SystemClock
 from .config import Settings, load_settings
-from .errors import CreditsError
+from .errors import ConfigError, CreditsError
 from .models import Account, Balance, CreditsState, DebitResult, PlanChange, RefundResult, Row, TopUpResult
 from .registry import Registry, load_default_registry, parse_registry
 from .service import CreditsService
@@ -48,10 +48,19 @@ __all__ = [
 def open_service(settings: Settings | None = None, *, clock: Clock | None = None) -> CreditsService:
     """A service on the configured store and registry (validates configuration now)."""
     settings = settings or load_settings()
+    store = open_store(settings)
+    registry = open_registry(settings)
+    try:
+        registry.current().plan(settings.starter_plan)
+    except CreditsError:
+        raise ConfigError(
+            "CZ_STARTER_PLAN names no plan of the registry (use 'none' or a plan id)", variable="CZ_STARTER_PLAN"
+        ) from None
     return CreditsService(
-        open_store(settings),
-        open_registry(settings),
+        store,
+        registry,
         enforce=settings.enforce,
-        clock=clock,
+        clock=clock or settings.clock(),
         account_url=settings.account_url,
+        starter_plan=settings.starter_plan,
     )

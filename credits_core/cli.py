@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             # The history ends at --end, or at the start of the current UTC hour, so
             # that the same --seed writes the same rows (SystemClock "now" never repeats).
-            end = _date(args.end) or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+            end = _date(args.end) or service.now().replace(minute=0, second=0, microsecond=0)
             with relax() if relax is not None else contextlib.nullcontext():
                 report = seed_demo(service, users=args.users, months=args.months, seed=args.seed, end=end)
             print(f"seeded {report.users} users over {report.months} months: {report.operations} operations")

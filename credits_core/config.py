@@ -10,8 +10,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
+from .clock import Clock, FixedClock, SystemClock
 from .errors import ConfigError
 
 _TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -30,6 +32,8 @@ class Settings:
     stripe_secret_key: str | None = field(default=None, repr=False)
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     stripe_api_base: str | None = None
+    clock_at: datetime | None = None  # CZ_CLOCK: freeze the ledger clock (tests, demos of a date)
+    starter_plan: str = "none"  # plan of a signed-in user without a subscription (NO_PLAN)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -39,6 +43,10 @@ class Settings:
     @property
     def payments_enabled(self) -> bool:
         return bool(self.stripe_secret_key)
+
+    def clock(self) -> Clock:
+        """The ledger's clock: frozen at ``CZ_CLOCK`` when set, else the system's UTC clock."""
+        return SystemClock() if self.clock_at is None else FixedClock(self.clock_at)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +68,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         stripe_secret_key=_secret(env, "STRIPE_SECRET_KEY", prefix=("sk_", "rk_")),
         stripe_webhook_secret=_secret(env, "STRIPE_WEBHOOK_SECRET", prefix=("whsec_",)),
         stripe_api_base=_url(env, "STRIPE_API_BASE", None),
+        starter_plan=_plan_id(env, "CZ_STARTER_PLAN", "none"),
+        clock_at=_instant(env, "CZ_CLOCK"),
         environ=env,
     )
 
@@ -71,6 +81,26 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{name} must be 1 or 0", variable=name)
+
+
+def _instant(env: Mapping[str, str], name: str) -> datetime | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise ConfigError(f"{name} must be an ISO 8601 instant with a zone, e.g. 2027-01-01T00:00:30Z", variable=name)
+    return at.astimezone(UTC)
+
+
+def _plan_id(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip() or default
+    if not _TENANT.fullmatch(raw):
+        raise ConfigError(f"{name} must be a plan id (lower-case letters, digits, '-' or '_')", variable=name)
+    return raw
 
 
 def _tenant(env: Mapping[str, str]) -> str:

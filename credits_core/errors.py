@@ -15,7 +15,8 @@ Callers catch by meaning; the API, the CLI and the pages each translate
     │   └── (auth.AuthUnavailableError 503 auth_unavailable: JWKS unreachable)
     ├── PaymentRequired            402 insufficient_credits
     ├── Forbidden                  403 forbidden
-    │   └── PlanRequired           403 plan_required
+    │   ├── PlanRequired           403 plan_required
+    │   └── SubscriptionRequired   403 subscription_required  plans are bought, not set
     ├── NotFound                   404 not_found
     ├── Conflict                   409 conflict
     │   ├── IdempotencyConflict    409 idempotency_conflict
@@ -87,6 +88,12 @@ class Forbidden(CreditsError):
 
 class PlanRequired(Forbidden):
     code = "plan_required"
+
+
+class SubscriptionRequired(Forbidden):
+    """A user asked to apply a plan change: plans come from a paid Stripe subscription."""
+
+    code = "subscription_required"
 
 
 class NotFound(CreditsError):

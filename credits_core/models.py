@@ -124,11 +124,14 @@ class DebitResult:
     balance: Balance
     replayed: bool = False
     warning: str | None = None
+    refund: Row | None = None  # on a replay: the refund of this debit, when there was one
 
     def to_dict(self) -> dict[str, Any]:
         out = {"row": self.row.to_dict(), "balance": self.balance.to_dict(), "replayed": self.replayed}
         if self.warning:
             out["warning"] = self.warning
+        if self.refund is not None:
+            out["refund"] = self.refund.to_dict()
         return out
 
 

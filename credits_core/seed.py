@@ -73,7 +73,7 @@ def _seed_user(service, clock, rng, user, persona, start, end, scale) -> tuple[i
     ops = refused = 0
     clock.at = start + timedelta(minutes=rng.uniform(0, 600))
     plan = PERSONA_PLAN[persona]
-    if plan != "base":
+    if plan != service.registry.default_plan:  # the subscription that starts the user's history
         service.change_plan(user, plan, request_id=f"seed-{user}-start")
         ops += 1
     for i, (at, tool) in enumerate(events):

@@ -35,6 +35,7 @@ from .stores.base import LedgerStore, RowFilter
 
 T = TypeVar("T")
 MAX_TAIL = 500
+MAX_CREDITS = 1_000_000_000  # one row never moves more; far below SQLite's 2**63 integers
 
 
 class CreditsService:
@@ -48,29 +49,47 @@ class CreditsService:
         enforce: bool = False,
         clock: Clock | None = None,
         account_url: str = "/account#credits",
+        starter_plan: str | None = None,
     ) -> None:
         self.store = store
         self.registries = registry or MemoryRegistryRepository()
         self.enforce = enforce
         self.clock = clock or SystemClock()
         self.account_url = account_url
+        # The plan of a user with no plan row: the registry's default (DEMO: base) unless set;
+        # server mode sets NO_PLAN, since plans are paid subscriptions there.
+        self.starter_plan = starter_plan
+        self._views: tuple[Registry, Registry] | None = None
 
     # -- reads -------------------------------------------------------------
     @property
     def registry(self) -> Registry:
-        """The current registry version."""
-        return self.registries.current()
+        """The current registry version (with this service's starter plan as default)."""
+        current = self.registries.current()
+        if self.starter_plan is None:
+            return current
+        views = self._views
+        if views is None or views[0] is not current:
+            views = self._views = (current, current.with_default_plan(self.starter_plan))
+        return views[1]
 
     def now(self) -> datetime:
         return self.clock.now()
 
-    def state(self, user_id: str, *, tail: int = 20) -> CreditsState:
-        """Balance, plan, caps and the last ``tail`` rows; applies a due monthly grant."""
+    def state(self, user_id: str, *, tail: int = 20, read_only: bool = False) -> CreditsState:
+        """Balance, plan, caps and the last ``tail`` rows; applies a due monthly grant.
+
+        ``read_only`` (a support read of another user) shows the same figures
+        but writes nothing: the due grant is computed, not recorded.
+        """
         keys.check_user(user_id)
         reg, now = self.registry, self.now()
         acc = self.store.account(user_id)
         if acc.month != month_of(now):
-            acc = self.store.transact(user_id, self._rolled(lambda a, _lookup: Decision([], a)))
+            if read_only:
+                acc = acc.with_rows(rollover_rows(acc, reg, now))
+            else:
+                acc = self.store.transact(user_id, self._rolled(lambda a, _lookup: Decision([], a)))
         plan = current_plan(acc, reg)
         rows = self.store.tail(user_id, _clamp(tail)) if tail else []
         return CreditsState(
@@ -109,7 +128,8 @@ class CreditsService:
         def decide(acc: Account, lookup: Lookup) -> Decision[DebitResult]:
             found = lookup(name)
             if found is not None:
-                return Decision([], replay_debit(found, user_id, str(tool_id)))
+                refund = lookup(keys.refund_name(key)) if found.user_id == user_id else None
+                return Decision([], replay_debit(found, user_id, str(tool_id), refund))
             return decide_debit(acc, reg, tool_id, key, now, enforce=enforce, top_up=path)
 
         return self.store.transact(user_id, self._rolled(decide, reg, now))
@@ -129,16 +149,20 @@ class CreditsService:
         return self.store.transact(debit.user_id, self._rolled(decide, now=now))
 
     def change_plan(
-        self, user_id: str, plan_id: str, *, dry_run: bool = False, request_id: str | None = None
+        self, user_id: str, plan_id: str, *, dry_run: bool = False, request_id: str | None = None, **meta: Any
     ) -> PlanChange:
-        """Switch plan with trim and bounded upgrade grant (rule 3); ``dry_run`` writes nothing."""
+        """Switch plan with trim and bounded upgrade grant (rule 3); ``dry_run`` writes nothing.
+
+        ``plan_id`` may be ``NO_PLAN`` (a subscription ended). ``meta`` is kept on the
+        plan row (e.g. the Stripe subscription that caused it).
+        """
         keys.check_user(user_id)
         request_id = keys.check_key(request_id or uuid.uuid4().hex, "requestId")
         reg, now = self.registry, self.now()
         reg.plan(plan_id)
 
         def decide(acc: Account, lookup: Lookup) -> Decision[PlanChange]:
-            return plan_change_rows(acc, reg, plan_id, request_id, now, lookup, dry_run=dry_run)
+            return plan_change_rows(acc, reg, plan_id, request_id, now, lookup, dry_run=dry_run, **meta)
 
         if dry_run:
             acc = self.store.account(user_id)
@@ -164,6 +188,10 @@ class CreditsService:
         """
         keys.check_user(user_id)
         reference = keys.check_key(reference, "sessionId")
+        if credits is not None:
+            credits = _integer(credits, "credits", low=1, high=MAX_CREDITS)
+        if price is not None:
+            price = _integer(price, "price", low=0, high=MAX_CREDITS * 1000)
         reg, now = self.registry, self.now()
         try:
             pack = reg.pack(pack_id)
@@ -184,7 +212,7 @@ class CreditsService:
         """A manual ops correction under ``CZ_SMCR|adjust|<key>``."""
         keys.check_user(user_id)
         key = keys.check_key(key, "key")
-        delta = _integer(delta, "delta")
+        delta = _integer(delta, "delta", low=-MAX_CREDITS, high=MAX_CREDITS)
         now = self.now()
 
         def decide(acc: Account, lookup: Lookup) -> Decision[TopUpResult]:
@@ -240,11 +268,15 @@ def _clamp(limit: int) -> int:
     return max(1, min(MAX_TAIL, _integer(limit, "limit")))
 
 
-def _integer(value: object, what: str) -> int:
-    """``value`` when it is a real integer (not a bool, a float or text), else ``BadRequest``."""
+def _integer(value: object, what: str, *, low: int | None = None, high: int | None = None) -> int:
+    """``value`` when it is a real integer (not a bool, a float or text) in ``[low, high]``, else ``BadRequest``."""
     try:
         if isinstance(value, bool):
             raise TypeError
-        return operator.index(value)  # int, numpy integers; not float or text
+        number = operator.index(value)  # int, numpy integers; not float or text
     except TypeError:
         raise BadRequest(f"{what} must be an integer (got {type(value).__name__})", field=what) from None
+    if (low is not None and number < low) or (high is not None and number > high):
+        bounds = f"at least {low:,}" if high is None else f"at most {high:,}" if low is None else f"between {low:,} and {high:,}"
+        raise BadRequest(f"{what} must be {bounds}", field=what)
+    return number

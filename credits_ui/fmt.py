@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from credits_core.text import credits_text
+
 
 def money(amount_minor: int, currency: str = "usd") -> str:
     """``4900, 'usd'`` → ``$49.00``; other currencies as ``49.00 EUR``."""
@@ -11,6 +13,4 @@ def money(amount_minor: int, currency: str = "usd") -> str:
     return f"{value:,.2f} {currency.upper()}"
 
 
-def credits_text(n: int) -> str:
-    """``1 credit`` / ``2 credits`` / ``1,500 credits``."""
-    return f"{n:,} credit" + ("" if n == 1 else "s")
+__all__ = ["credits_text", "money"]

@@ -29,7 +29,7 @@ from typing import Any
 
 import streamlit as st
 
-from credits_core import CreditsService, MemoryStore, OffsetClock
+from credits_core import Clock, CreditsService, MemoryStore, OffsetClock
 from credits_core.errors import ConfigError, CreditsError
 from credits_core.registry import MemoryRegistryRepository
 from credits_core.runtime import shared_service, shared_settings
@@ -142,7 +142,7 @@ def new_demo_service(*, enforce: bool = DEMO_ENFORCE_DEFAULT) -> CreditsService:
         MemoryStore(),
         MemoryRegistryRepository(_tenant()),
         enforce=enforce,
-        clock=OffsetClock(),
+        clock=OffsetClock(_base_clock()),
         account_url="/account#credits",
     )
 
@@ -153,6 +153,13 @@ def reset_demo() -> None:
     enforce = old.enforce if old is not None else DEMO_ENFORCE_DEFAULT
     st.session_state[_DEMO_SERVICE] = new_demo_service(enforce=enforce)
     st.session_state.pop(_DEMO_USER, None)
+
+
+def _base_clock() -> Clock | None:
+    """The configured clock (``CZ_CLOCK`` freezes it), or the system's when settings are unusable."""
+    with contextlib.suppress(CreditsError):
+        return shared_settings().clock()
+    return None
 
 
 def _tenant() -> str:

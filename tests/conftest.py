@@ -13,9 +13,13 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 @pytest.fixture(autouse=True)
 def _scrub_config_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No CZ_/ODOO_/CLERK_/STRIPE_ variable of the shell leaks into a test."""
+    """No CZ_/ODOO_/CLERK_/STRIPE_ variable of the shell leaks into a test.
+
+    ``CZ_CLOCK`` is the exception: CI sets it to run the date-sensitive tests
+    on fixed dates (the 1st at 00:00:30, 31 December 23:59:30, 29 February).
+    """
     for name in list(os.environ):
-        if name.startswith(("CZ_", "ODOO_", "CLERK_", "STRIPE_")):
+        if name.startswith(("CZ_", "ODOO_", "CLERK_", "STRIPE_")) and name != "CZ_CLOCK":
             monkeypatch.delenv(name, raising=False)
 
 

@@ -90,7 +90,8 @@ def app_server(
     and the block starts once ``/_stcore/health`` answers.
     """
     port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(_CONFIG_VARS)}
+    # CZ_CLOCK passes through: the fixed-clock CI runs freeze servers' ledger clocks too.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(_CONFIG_VARS) or k == "CZ_CLOCK"}
     clean.update(env)
     clean.setdefault("CZ_PUBLIC_APP_URL", f"http://127.0.0.1:{port}")
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from credits_core.auth import Principal
-from credits_core.errors import BadRequest
+from credits_core.errors import BadRequest, Forbidden, SubscriptionRequired
+from credits_core.policy.debits import SUBSCRIBE_PATH
 
 from ..auth import admin_scheme, bearer_scheme, check_admin_header, current_user, user_of
 from ..context import service
@@ -52,9 +53,8 @@ def credits_state(
         check_admin_header(admin_key)
         if request.headers.get("authorization") is not None:
             user_of(request)  # a credential that is sent must be valid, even where it is not needed
-        user_id = userId
-    else:
-        user_id = user_of(request).user_id
+        return JSONResponse(service().state(userId, tail=limit, read_only=True).to_dict())
+    user_id = user_of(request).user_id
     return JSONResponse(service().state(user_id, tail=limit).to_dict())
 
 
@@ -100,12 +100,39 @@ def credits_refund(body: RefundIn, admin_key: str | None = Security(admin_scheme
 @router.post(
     "/credits-plan",
     response_model=PlanOut,
-    responses=error_responses(401),
-    summary="Change plan (or preview it with dryRun)",
+    responses=error_responses(401, 403),
+    summary="Preview a plan change (dryRun, Bearer) or apply one (admin header, with userId)",
 )
-def credits_plan(body: PlanIn, user: Principal = Depends(current_user)) -> JSONResponse:
-    """Record the new plan, trim to its soft cap, grant an upgrade difference (SPEC §4.3)."""
-    change = service().change_plan(user.user_id, body.plan, dry_run=body.dryRun, request_id=body.requestId)
+def credits_plan(
+    request: Request,
+    body: PlanIn,
+    admin_key: str | None = Security(admin_scheme),
+    _bearer: HTTPAuthorizationCredentials | None = Security(bearer_scheme),
+) -> JSONResponse:
+    """Record the new plan, trim to its soft cap, grant an upgrade difference (SPEC §4.3).
+
+    Plans are paid Stripe subscriptions: a user's token answers dry runs only,
+    and asking to apply is 403 ``subscription_required`` with the path to
+    subscribe. The admin header (support, server-to-server) applies a change
+    to ``userId``.
+    """
+    if admin_key is not None:
+        check_admin_header(admin_key)
+        if request.headers.get("authorization") is not None:
+            user_of(request)  # a credential that is sent must be valid, even where it is not needed
+        if not body.userId:
+            raise BadRequest("userId is required when the admin header applies a plan change", field="userId")
+        user_id = body.userId
+    else:
+        user_id = user_of(request).user_id
+        if body.userId is not None and body.userId != user_id:
+            raise Forbidden("userId names another user; that needs the admin header", field="userId")
+        if not body.dryRun:
+            raise SubscriptionRequired(
+                "plans are paid subscriptions: subscribe or change your subscription through Stripe",
+                subscribe=SUBSCRIBE_PATH,
+            )
+    change = service().change_plan(user_id, body.plan, dry_run=body.dryRun, request_id=body.requestId)
     return JSONResponse(change.to_dict())
 
 

@@ -82,11 +82,32 @@ def _json_object(raw: bytes) -> dict[str, Any]:
         raise BadRequest("request body must be a JSON object", field="body")
     try:
         doc = json.loads(raw)
+    except RecursionError:
+        raise BadRequest(_TOO_DEEP, field="body") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"request body is not valid JSON ({type(exc).__name__})", field="body") from None
     if not isinstance(doc, dict):
         raise BadRequest("request body must be a JSON object", field="body")
+    if _depth(doc) > MAX_DEPTH:
+        raise BadRequest(_TOO_DEEP, field="body")
     return doc
+
+
+MAX_DEPTH = 16  # a registry document is 4 levels deep; patches a few more
+_TOO_DEEP = f"request body is nested too deeply (at most {MAX_DEPTH} levels)"
+
+
+def _depth(doc: Any) -> int:
+    """Nesting depth of a JSON value, without recursion (patching recurses)."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                break
+            stack.extend((v, level + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
 
 
 def _save(doc: dict[str, Any]) -> Registry:

@@ -8,10 +8,13 @@ from typing import Any
 from .. import keys
 from ..errors import IdempotencyConflict, PaymentRequired, PlanRequired
 from ..models import Account, Balance, DebitResult, Row
-from ..registry import Registry
+from ..registry import NO_PLAN, Registry
+from ..text import credits_text
 from .grants import current_plan
 from .ledger import Decision, new_row
 
+# Where a plan is bought (a plan_required answer carries it).
+SUBSCRIBE_PATH = {"api": "POST /api/credits-subscription", "accountUrl": "/account#plan"}
 WARN_ONLY = "insufficient credits: allowed because enforcement is off (warn-only); nothing was charged"
 
 
@@ -27,10 +30,12 @@ def decide_debit(
     """
     tool = registry.tool(tool_id)
     plan = current_plan(acc, registry)
-    if tool.min_plan and registry.plan(tool.min_plan).rank > plan.rank:
+    if not registry.allows(plan.id, tool.id):
+        assert tool.min_plan is not None
+        now_on = "you have no subscription" if plan.id == NO_PLAN else f"you are on {plan.label}"
         raise PlanRequired(
-            f"{tool.label} needs the {registry.plan(tool.min_plan).label} plan or higher (you are on {plan.label})",
-            tool=tool.id, requiredPlan=tool.min_plan, plan=plan.id,
+            f"{tool.label} needs the {registry.plan(tool.min_plan).label} plan or higher ({now_on})",
+            tool=tool.id, requiredPlan=tool.min_plan, plan=plan.id, subscribe=SUBSCRIBE_PATH,
         )
     bal = acc.balance
     cost = tool.credits
@@ -42,7 +47,7 @@ def decide_debit(
         return Decision([row], DebitResult(row=row, balance=after))
     if enforce:
         raise PaymentRequired(
-            f"{tool.label} costs {_credits(cost)} and your balance is {_credits(bal.total)}",
+            f"{tool.label} costs {credits_text(cost)} and your balance is {credits_text(bal.total)}",
             tool=tool.id, required=cost, balance=bal.to_dict(), topUp=top_up or {},
         )
     row = new_row(
@@ -52,10 +57,12 @@ def decide_debit(
     return Decision([row], DebitResult(row=row, balance=bal, warning=WARN_ONLY))
 
 
-def replay_debit(existing: Row, user_id: str, tool_id: str) -> DebitResult:
+def replay_debit(existing: Row, user_id: str, tool_id: str, refund: Row | None = None) -> DebitResult:
     """The first answer again, or ``idempotency_conflict`` naming the caller's differing field.
 
     Nothing about the other request leaks: not its user, tool, or amounts.
+    ``refund`` (the refund row of this debit, if any) is shown beside the first
+    answer, so a replay never reads as "charged" for a refunded action.
     """
     if existing.user_id != user_id or existing.kind != "debit":
         raise IdempotencyConflict(
@@ -72,8 +79,6 @@ def replay_debit(existing: Row, user_id: str, tool_id: str) -> DebitResult:
         balance=Balance.from_dict(existing.meta["balanceAfter"]),
         replayed=True,
         warning=existing.meta.get("warning"),
+        refund=refund,
     )
 
-
-def _credits(n: int) -> str:
-    return f"{n} credit" if n == 1 else f"{n} credits"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from .. import keys
 from ..errors import IdempotencyConflict
@@ -11,9 +12,13 @@ from ..registry import Registry
 from .grants import current_plan
 from .ledger import Decision, Lookup, new_row
 
+# What a plan row states about the change itself; callers' metadata never overrides it.
+_PLAN_FACTS = frozenset({"plan", "previousPlan", "month", "peak", "registryVersion", "granted", "trimmed", "balanceAfter"})
+
 
 def plan_change_rows(
-    acc: Account, registry: Registry, plan_id: str, request_id: str, now: datetime, lookup: Lookup, *, dry_run: bool = False
+    acc: Account, registry: Registry, plan_id: str, request_id: str, now: datetime, lookup: Lookup,
+    *, dry_run: bool = False, **meta: Any,
 ) -> Decision[PlanChange]:
     """Move ``acc`` to ``plan_id`` (``acc`` must already be rolled over to this month).
 
@@ -44,6 +49,7 @@ def plan_change_rows(
             plan=new.id, previousPlan=old.id, month=month,
             peak=max(acc.month_peak, new.monthly_included), registryVersion=registry.version,
             granted=granted, trimmed=trimmed, balanceAfter=after.to_dict(),
+            **{k: v for k, v in meta.items() if k not in _PLAN_FACTS},
         )
     ]
     cur = acc.with_rows(rows)

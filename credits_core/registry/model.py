@@ -19,6 +19,7 @@ from pydantic.alias_generators import to_camel
 from ..errors import RegistryInvalid, UnknownPack, UnknownPlan, UnknownTool
 
 REQUIRED_PLANS = ("base", "intelligence", "professional")
+NO_PLAN = "none"  # a signed-in user without an active subscription (README "Subscriptions")
 _ID = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 
 
@@ -41,6 +42,13 @@ class Plan(_Strict):
     def soft_cap(self) -> int:
         """``softCapMultiplier × monthlyIncluded``, the cap of the included bucket."""
         return int(self.soft_cap_multiplier * self.monthly_included)
+
+
+# No monthly grant and a soft cap of 0: included credits end with the subscription;
+# purchased credits stay spendable. Rank below every registry plan, so gated tools say plan_required.
+NO_SUBSCRIPTION = Plan.model_construct(
+    id=NO_PLAN, label="No plan", monthly_price=0, currency="usd", monthly_included=0, soft_cap_multiplier=3, rank=-1
+)
 
 
 class Tool(_Strict):
@@ -84,10 +92,25 @@ class Registry(_Strict):
         return {p.id: p for p in self.packs}
 
     def plan(self, plan_id: str) -> Plan:
+        """The plan ``plan_id``; ``NO_PLAN`` is the built-in "no subscription" plan."""
+        if plan_id == NO_PLAN:
+            return NO_SUBSCRIPTION
         try:
             return self._plans[plan_id]
         except (KeyError, TypeError):
             raise UnknownPlan(f"unknown plan {plan_id!r}; plans are {', '.join(self._plans)}", plan=str(plan_id)) from None
+
+    def allows(self, plan_id: str, tool_id: str) -> bool:
+        """True when ``plan_id`` may use ``tool_id`` (its ``minPlan`` does not rank above the plan)."""
+        tool = self.tool(tool_id)
+        return tool.min_plan is None or self.plan(tool.min_plan).rank <= self.plan(plan_id).rank
+
+    def with_default_plan(self, plan_id: str) -> Registry:
+        """This registry with another plan for users who have no plan row (e.g. ``NO_PLAN``)."""
+        if plan_id == self.default_plan:
+            return self
+        self.plan(plan_id)
+        return self.model_copy(update={"default_plan": plan_id})
 
     def tool(self, tool_id: str) -> Tool:
         try:
@@ -167,6 +190,8 @@ def _cross_checks(doc: dict[str, Any]) -> list[str]:
                     problems.append(f"{name}[{i}].id: duplicate id {item_id!r}")
                 seen.add(item_id)
                 ids[name].append(item_id)
+    if NO_PLAN in ids["plans"]:
+        problems.append(f"plans: the id {NO_PLAN!r} is reserved for users without a subscription")
     for plan_id in REQUIRED_PLANS:
         if plan_id not in ids["plans"]:
             problems.append(f"plans: plan {plan_id!r} is missing")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import streamlit as st
 
 from credits_core.models import CreditsState
+from credits_core.text import credits_text
 
 from .. import nav
 from ..session import UiSession
@@ -27,7 +28,7 @@ REFRESH_EVERY = "5s"
 
 def chip_label(state: CreditsState, *, demo: bool) -> str:
     """``1,234 credits`` (+ `` · DEMO``)."""
-    label = f"{state.balance.total:,} credits"
+    label = credits_text(state.balance.total)
     return f"{label} · DEMO" if demo else label
 
 

@@ -161,6 +161,7 @@ def api(clerk: ClerkStandIn, fake_stripe: FakeStripe, tmp_path_factory, artifact
         "CZ_LEDGER": "sqlite",
         "CZ_LEDGER_PATH": str(ledger),
         "CZ_CREDITS_ENFORCE": "1",
+        "CZ_STARTER_PLAN": "base",  # these tests start users on Base; test_paid_plans.py covers "none"
         "CZ_REGISTRY_ADMIN_SECRET": admin,
         "CLERK_SECRET_KEY": clerk.secret_key,
         "CLERK_JWKS_URL": clerk.url,
@@ -182,7 +183,7 @@ def pem_api(clerk: ClerkStandIn, tmp_path_factory, artifacts_dir: Path) -> Itera
     """CLERK_JWT_KEY (networkless) mode, warn-only, no admin secret, no Stripe."""
     ledger = tmp_path_factory.mktemp("api-pem") / "ledger.sqlite3"
     key = clerk.key  # the current signing key; the JWKS test may rotate later
-    env = {"CZ_LEDGER": "sqlite", "CZ_LEDGER_PATH": str(ledger), "CLERK_JWT_KEY": pem_of(key)}
+    env = {"CZ_LEDGER": "sqlite", "CZ_LEDGER_PATH": str(ledger), "CLERK_JWT_KEY": pem_of(key), "CZ_STARTER_PLAN": "base"}
     with ExitStack() as stack:
         server = _start(stack, env, artifacts_dir / "api")
         http = stack.enter_context(checked_client(server.url))

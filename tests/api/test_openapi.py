@@ -34,7 +34,7 @@ SPEC_ROUTES = {
 }
 BEARER = {"/credits-state", "/credits-debit", "/credits-plan", "/credits-checkout", "/credits-checkout/confirm"}
 BEARER |= {"/credits-subscription", "/credits-subscription/confirm"}
-ADMIN = {"/action-registry-admin", "/action-registry/versions", "/credits-refund", "/credits-state"}
+ADMIN = {"/action-registry-admin", "/action-registry/versions", "/credits-refund", "/credits-state", "/credits-plan"}
 EXAMPLES_PER_OPERATION = 30
 
 

@@ -377,22 +377,31 @@ def test_plan_dry_run_upgrade_and_downgrade(api: Api, user: str):
     assert dry["granted"] == 1400 and dry["balance"] == balance(1500, 1500)
     assert api.state(user)["plan"] == "base"  # nothing written
 
-    up = api.http.post("/api/credits-plan", json={"plan": "professional", "requestId": f"{user}-up"}, headers=h)
+    # a user's token never applies a plan: plans are paid subscriptions
+    e = err(api.http.post("/api/credits-plan", json={"plan": "professional"}, headers=h), 403, "subscription_required")
+    assert e["subscribe"]["api"] == "POST /api/credits-subscription"
+    assert api.state(user)["plan"] == "base" and api.state(user)["balance"]["total"] == 100
+
+    # support / server-to-server applies with the admin header
+    a = api.admin()
+    body = {"plan": "professional", "requestId": f"{user}-up", "userId": user}
+    up = api.http.post("/api/credits-plan", json=body, headers=a)
     assert up.status_code == 200, up.text
     assert up.json()["granted"] == 1400 and up.json()["dryRun"] is False
     assert {r["kind"] for r in up.json()["rows"]} == {"plan", "upgrade"}
     s = api.state(user)
     assert s["plan"] == "professional" and s["balance"]["total"] == 1500 and s["softCap"] == 4500
 
-    down = api.http.post("/api/credits-plan", json={"plan": "base"}, headers=h).json()
+    down = api.http.post("/api/credits-plan", json={"plan": "base", "userId": user}, headers=a).json()
     assert down["trimmed"] == 1200 and down["granted"] == 0 and down["balance"] == balance(300, 300)
     # switching up again this month grants nothing new (rule 3)
-    again = api.http.post("/api/credits-plan", json={"plan": "professional"}, headers=h).json()
+    again = api.http.post("/api/credits-plan", json={"plan": "professional", "userId": user}, headers=a).json()
     assert again["granted"] == 0
 
 
 def test_plan_errors(api: Api, user: str):
-    e = err(api.http.post("/api/credits-plan", json={"plan": "gold"}, headers=api.auth(user)), 400, "unknown_plan")
+    bad = {"plan": "gold", "dryRun": True}
+    e = err(api.http.post("/api/credits-plan", json=bad, headers=api.auth(user)), 400, "unknown_plan")
     assert "gold" in e["message"]
     err(api.http.post("/api/credits-plan", json={"dryRun": True}, headers=api.auth(user)), 400, "bad_request")
     err(api.http.post("/api/credits-plan", json={"plan": "base"}), 401, "unauthorized")

@@ -22,6 +22,7 @@ END = "2026-03-20T10:00"
 def ledger(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "ledger.sqlite3"
     monkeypatch.setenv("CZ_LEDGER_PATH", str(path))
+    monkeypatch.setenv("CZ_STARTER_PLAN", "base")  # a deployment that starts every user on a free Base plan
     return path
 
 
@@ -117,6 +118,17 @@ def test_bad_usage_exits_2(ledger, capsys, argv):
     assert "error" in err or "usage" in err
 
 
+def test_without_a_subscription_a_user_has_no_plan_and_no_grant(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CZ_LEDGER_PATH", str(tmp_path / "ledger.sqlite3"))
+    code, out, _ = run(capsys, "state", "u1")
+    state = json.loads(out)
+    assert code == 0 and state["plan"] == "none" and state["balance"]["total"] == 0
+    code, _, err = run(capsys, "debit", "u1", "portfolio_scan", "k1")
+    assert code == 1 and "plan_required" in err and "no subscription" in err
+    code, out, _ = run(capsys, "plan", "u1", "intelligence")  # the CLI is an operator's tool: it applies
+    assert code == 0 and json.loads(out)["granted"] == 400
+
+
 def test_export_csv(ledger, capsys, tmp_path):
     run(capsys, "debit", "alice", "ask_ai", "a1")
     run(capsys, "topup", "alice", "pack_100", "cs_1")
@@ -169,7 +181,7 @@ def test_seed_demo_is_deterministic_for_a_seed(tmp_path, capsys, monkeypatch):
 
 
 def test_the_module_entry_point_exit_codes(ledger):
-    env = {"CZ_LEDGER_PATH": str(ledger), "PATH": "/usr/bin:/bin"}
+    env = {"CZ_LEDGER_PATH": str(ledger), "CZ_STARTER_PLAN": "base", "PATH": "/usr/bin:/bin"}
 
     def cli(*argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

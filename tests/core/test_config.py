@@ -88,6 +88,16 @@ def test_an_unusable_ledger_path_is_a_start_up_error(tmp_path):
 
 def test_memory_ledger_needs_no_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    service = open_service(load_settings({"CZ_LEDGER": "memory"}))
+    service = open_service(load_settings({"CZ_LEDGER": "memory", "CZ_STARTER_PLAN": "base"}))
     assert service.debit("u", "ask_ai", "k").balance.total == 99
     assert list(tmp_path.iterdir()) == []
+
+
+def test_server_users_start_without_a_plan_unless_a_starter_plan_is_configured(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    service = open_service(load_settings({"CZ_LEDGER": "memory"}))
+    state = service.state("u")
+    assert (state.plan, state.balance.total, state.monthly_included, state.soft_cap) == ("none", 0, 0, 0)
+    with pytest.raises(ConfigError) as info:
+        open_service(load_settings({"CZ_LEDGER": "memory", "CZ_STARTER_PLAN": "gold"}))
+    assert info.value.details["variable"] == "CZ_STARTER_PLAN"

@@ -92,6 +92,7 @@ def signed_in_stack(browser, artifacts_dir: Path, tmp_path_factory: pytest.TempP
         env = {
             "CZ_UI_THINK_SECONDS": "0",
             "CZ_LEDGER_PATH": str(ledger),
+            "CZ_STARTER_PLAN": "base",  # signed-in users start with Base's 100 credits in these flows
             "STRIPE_SECRET_KEY": stripe.secret_key,
             "STRIPE_WEBHOOK_SECRET": stripe.webhook_secret,
             "STRIPE_API_BASE": stripe.url,

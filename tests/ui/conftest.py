@@ -24,6 +24,7 @@ def fresh_runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     """No thinking delay, a throw-away server ledger, a new shared service and empty caches."""
     monkeypatch.setenv("CZ_UI_THINK_SECONDS", "0")
     monkeypatch.setenv("CZ_LEDGER_PATH", str(tmp_path / "ledger.sqlite3"))
+    monkeypatch.setenv("CZ_STARTER_PLAN", "base")  # signed-in users start on Base here; none is tested apart
     reset_shared()
     st.cache_data.clear()
     yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -58,7 +59,7 @@ def click(at: AppTest, label: str) -> AppTest:
 
 def chip(at: AppTest) -> str:
     """The header chip's label, e.g. ``100 credits · DEMO``."""
-    links = [p.value for p in at.get("page_link") if " credits" in p.value]
+    links = [p.value for p in at.get("page_link") if re.match(r"^[\d,]+ credits?\b", p.value)]
     assert links, "no header chip on the page"
     return links[0]
 

@@ -38,7 +38,7 @@ def test_cost_is_shown_before_asking(demo: AppTest) -> None:
 def test_debit_until_blocked_with_enforcement(demo: AppTest) -> None:
     open_page(demo, "pages/ask_ai.py")
     set_balance(demo, 2)
-    for n, expected in ((1, "1 credits"), (2, "0 credits")):
+    for n, expected in ((1, "1 credit"), (2, "0 credits")):
         ask(demo, f"Question number {n}?")
         assert "Charged **1 credit**" in messages(demo)
         assert chip(demo) == f"{expected} · DEMO"

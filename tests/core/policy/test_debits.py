@@ -7,7 +7,7 @@ import pytest
 from credits_core.errors import IdempotencyConflict, PaymentRequired, PlanRequired, UnknownTool
 from credits_core.models import Account, Balance
 from credits_core.policy import decide_debit, replay_debit
-from credits_core.policy.debits import WARN_ONLY
+from credits_core.policy.debits import SUBSCRIBE_PATH, WARN_ONLY
 from tests.core.conftest import T0
 from tests.core.support import assert_consistent, kinds, user_rows
 
@@ -86,7 +86,7 @@ def test_plan_required_is_always_enforced(registry, enforce):
         decide_debit(account(1000, 1000), registry, "portfolio_scan", "k", T0, enforce=enforce)
     err = info.value
     assert (err.code, err.http_status) == ("plan_required", 403)
-    assert err.details == {"tool": "portfolio_scan", "requiredPlan": "professional", "plan": "base"}
+    assert err.details == {"tool": "portfolio_scan", "requiredPlan": "professional", "plan": "base", "subscribe": SUBSCRIBE_PATH}
 
 
 @pytest.mark.parametrize(
