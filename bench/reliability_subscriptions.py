@@ -32,6 +32,7 @@ def _stripe_env(fake: FakeStripe) -> dict[str, str]:
         "STRIPE_WEBHOOK_SECRET": fake.webhook_secret,
         "STRIPE_API_BASE": fake.url,
         "CZ_STARTER_PLAN": "none",
+        "CZ_CLOCK": "2026-11-10T12:00:00Z",  # one ledger month for the whole run
     }
 
 

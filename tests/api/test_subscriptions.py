@@ -37,6 +37,7 @@ def sub_api(clerk: ClerkStandIn, tmp_path_factory, artifacts_dir: Path) -> Itera
     env = {
         "CZ_LEDGER": "sqlite",
         "CZ_LEDGER_PATH": str(ledger),
+        "CZ_CLOCK": "2026-11-10T12:00:00Z",  # the ledger's month is fixed: grants never depend on today
         "CLERK_SECRET_KEY": clerk.secret_key,
         "CLERK_JWKS_URL": clerk.url,
         "STRIPE_SECRET_KEY": fake.secret_key,

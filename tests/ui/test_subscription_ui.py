@@ -15,6 +15,7 @@ from .helpers import assert_clean, messages, metric, server_service, signed_in
 @pytest.fixture
 def stripe(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStripe]:
     monkeypatch.setenv("CZ_STARTER_PLAN", "none")
+    monkeypatch.setenv("CZ_CLOCK", "2026-11-10T12:00:00Z")  # grants never depend on today's date
     with FakeStripe() as fake:
         monkeypatch.setenv("STRIPE_SECRET_KEY", fake.secret_key)
         monkeypatch.setenv("STRIPE_API_BASE", fake.url)
