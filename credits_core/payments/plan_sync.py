@@ -149,7 +149,8 @@ def handle_subscription_event(
     service: CreditsService, subs: StripeSubscriptions, event: WebhookEvent, *, tenant: str
 ) -> dict[str, Any]:
     """A verified subscription event → :func:`sync_subscription`; the webhook's 200 answer."""
-    assert event.subscription_id is not None
+    if event.subscription_id is None:
+        return {"received": True, "action": "ignored"}
     try:
         result = sync_subscription(service, subs, event.subscription_id, tenant=tenant, via="webhook")
     except SubscriptionNotFound:

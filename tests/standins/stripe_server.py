@@ -34,6 +34,9 @@ Session objects carry the fields of the real Checkout Session object
 (https://docs.stripe.com/api/checkout/sessions/object); ``url`` is only set
 while the session is ``open`` and ``payment_intent`` only once it completed.
 
+Subscription-mode Checkout, subscriptions, customers and invoices (and their
+events) live in ``stripe_billing.py`` (:class:`BillingMixin`).
+
 Test controls (all thread-safe): ``mark_paid``, ``expire``, ``sign``,
 ``event_for``, ``deliver``, ``charge_refunded``, ``fail_next``, ``requests``,
 ``deliveries``, ``wait_for_deliveries``, ``session``. The server binds
