@@ -134,6 +134,7 @@ def sync_subscription(
             request_id=request_id_for(sub.id, target, current),
             subscription=sub.id,
             stripeStatus=sub.status,
+            subscriptionRegistryVersion=sub.registry_version,
             via=via,
         )
         if change.replayed:

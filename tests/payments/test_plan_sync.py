@@ -102,6 +102,7 @@ def test_a_new_server_user_has_no_plan_until_stripe_confirms(service: CreditsSer
     assert plan_of(service) == "intelligence"
     [plan_row] = rows(service, "plan")
     assert plan_row.meta["subscription"] == sub_id and plan_row.meta["via"] == "confirm"
+    assert (plan_row.meta["stripeStatus"], plan_row.meta["subscriptionRegistryVersion"]) == ("active", 1)
     assert plan_row.name == f"CZ_SMCR|plan|{USER}|stripe:{sub_id}:intelligence:start"
     assert [r.delta for r in rows(service, "upgrade")] == [INTELLIGENCE]
     again = confirm_subscription_checkout(service, subs, USER, session_id, tenant=TENANT, via="confirm")
