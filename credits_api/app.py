@@ -77,7 +77,7 @@ def create_api(environ: Mapping[str, str] | None = None) -> FastAPI:
         # OpenTelemetry hooks cost time per request and nothing here exports traces.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
-    api.state.credits_context = build_context(settings, env)
+    api.state.credits_context = build_context(settings)
     for router in ROUTERS:
         api.include_router(router)
     if settings.registry_admin_secret is not None:

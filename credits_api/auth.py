@@ -29,21 +29,17 @@ threadpool, so a JWKS fetch (network) never blocks the loop (FastAPI,
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from credits_core.access import ADMIN_HEADER, check_admin_secret, is_admin_user
 from credits_core.auth import Principal
-from credits_core.errors import Forbidden
+from credits_core.errors import AuthNotConfigured
 
 from .context import api_context, settings
-from .errors import AuthNotConfigured
 from .token_cache import TokenCache
-
-ADMIN_HEADER = "x-cz-registry-admin"
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -95,13 +91,23 @@ def admin_enabled() -> bool:
 
 def check_admin_header(value: str | None) -> None:
     """403 unless ``value`` equals the admin secret (constant-time); the secret must be set."""
-    secret = settings().registry_admin_secret
-    if secret is None:
-        raise Forbidden("admin access is disabled on this server (CZ_REGISTRY_ADMIN_SECRET is not set)")
-    if not value:
-        raise Forbidden(f"this request needs the {ADMIN_HEADER} header", header=ADMIN_HEADER)
-    if not hmac.compare_digest(value.encode("utf-8", "surrogateescape"), secret.encode("utf-8")):
-        raise Forbidden(f"the {ADMIN_HEADER} header is not valid", header=ADMIN_HEADER)
+    check_admin_secret(settings(), value)
+
+
+def check_admin(request: Request, header_value: str | None) -> None:
+    """Support routes: the admin header, or a valid token of a ``CZ_ADMIN_USERS`` user (one rule, ``credits_core.access``).
+
+    A credential that is sent must be valid, even where the other one is what counts.
+    """
+    if header_value is not None or request.headers.get("authorization") is None:
+        check_admin_header(header_value)
+        if request.headers.get("authorization") is not None:
+            user_of(request)
+        return
+    principal = user_of(request)
+    email = principal.claims.get("email")
+    if not is_admin_user(settings(), principal.user_id, email if isinstance(email, str) else None):
+        check_admin_header(None)  # the usual "needs the header" answer
 
 
 def require_admin(key: str | None = Security(admin_scheme)) -> None:

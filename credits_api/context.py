@@ -9,7 +9,6 @@ the process that the Streamlit pages use too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -31,9 +30,9 @@ class ApiContext:
     gateway: StripeGateway | None  # None: no STRIPE_SECRET_KEY (payments disabled)
 
 
-def build_context(settings: Settings, environ: Mapping[str, str]) -> ApiContext:
+def build_context(settings: Settings) -> ApiContext:
     """Build the verifier and the gateway; ``ConfigError`` names a bad variable."""
-    clerk = ClerkVerifier.from_env(environ)  # raises ClerkConfigError (a ConfigError)
+    clerk = ClerkVerifier.from_settings(settings)
     verifier = TokenCache(clerk) if clerk is not None else None
     gateway = StripeGateway.from_settings(settings)
     return ApiContext(verifier=verifier, gateway=gateway)

@@ -1,8 +1,7 @@
 """One translation of every failure into ``{"error": {"code", "message", ...}}``.
 
-    CreditsError (credits_core.errors, incl. AuthError, PaymentError)
+    CreditsError (credits_core.errors: every engine, auth and payment error)
                               → its own ``http_status``; ``to_dict()`` is the body
-    AuthNotConfigured         → 503 auth_not_configured (no CLERK_* key set)
     RequestValidationError    → 400 bad_request, ``problems`` names every bad field
                                 (FastAPI's own answer would be 422; SPEC §5 wants 400)
     malformed JSON body       → 400 bad_request
@@ -57,17 +56,6 @@ _HTTP_CODES = {
     500: "internal_error",
     503: "service_unavailable",
 }
-
-
-class AuthNotConfigured(CreditsError):
-    """No ``CLERK_JWT_KEY`` / ``CLERK_SECRET_KEY``: Bearer routes cannot judge any token.
-
-    503 rather than 401: the caller's token was not found wanting, the server
-    is missing its configuration, and a 401 would send clients to sign in again
-    in a loop.
-    """
-
-    code, http_status = "auth_not_configured", 503
 
 
 def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:

@@ -26,17 +26,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         service = open_service()
         if args.command == "seed-demo":
             service.enforce = True
-            if args.if_empty and service.store.accounts():
+            if args.if_empty and service.has_history():
                 print("ledger already has history; skipping seed")
                 return 0
-            store = service.store
-            relax = getattr(store, "relaxed_durability", None)
             from .seed import seed_demo
 
             # The history ends at --end, or at the start of the current UTC hour, so
             # that the same --seed writes the same rows (SystemClock "now" never repeats).
             end = _date(args.end) or service.now().replace(minute=0, second=0, microsecond=0)
-            with relax() if relax is not None else contextlib.nullcontext():
+            with service.bulk_writes():
                 report = seed_demo(service, users=args.users, months=args.months, seed=args.seed, end=end)
             print(f"seeded {report.users} users over {report.months} months: {report.operations} operations")
         elif args.command == "state":
@@ -66,7 +64,7 @@ def _export(service, args) -> None:
         since=_date(args.since),
         until=_date(args.until),
     )
-    rows = service.store.rows(where)
+    rows = service.export_rows(where)
     target = open(args.output, "w", newline="") if args.output != "-" else contextlib.nullcontext(sys.stdout)  # noqa: SIM115
     with target as out:
         writer = csv.writer(out)

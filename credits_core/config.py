@@ -32,6 +32,10 @@ class Settings:
     stripe_secret_key: str | None = field(default=None, repr=False)
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     stripe_api_base: str | None = None
+    clerk_jwt_key: str | None = field(default=None, repr=False)  # PEM, networkless; wins over the secret
+    clerk_secret_key: str | None = field(default=None, repr=False)
+    clerk_jwks_url: str = "https://api.clerk.com/v1/jwks"
+    clerk_authorized_parties: tuple[str, ...] = ()
     clock_at: datetime | None = None  # CZ_CLOCK: freeze the ledger clock (tests, demos of a date)
     starter_plan: str = "none"  # plan of a signed-in user without a subscription (NO_PLAN)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -68,6 +72,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         stripe_secret_key=_secret(env, "STRIPE_SECRET_KEY", prefix=("sk_", "rk_")),
         stripe_webhook_secret=_secret(env, "STRIPE_WEBHOOK_SECRET", prefix=("whsec_",)),
         stripe_api_base=_url(env, "STRIPE_API_BASE", None),
+        clerk_jwt_key=_pem(env, "CLERK_JWT_KEY"),
+        clerk_secret_key=_secret(env, "CLERK_SECRET_KEY"),
+        clerk_jwks_url=_url(env, "CLERK_JWKS_URL", "https://api.clerk.com/v1/jwks"),
+        clerk_authorized_parties=tuple(p.strip() for p in env.get("CLERK_AUTHORIZED_PARTIES", "").split(",") if p.strip()),
         starter_plan=_plan_id(env, "CZ_STARTER_PLAN", "none"),
         clock_at=_instant(env, "CZ_CLOCK"),
         environ=env,
@@ -81,6 +89,22 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{name} must be 1 or 0", variable=name)
+
+
+def _pem(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    from .auth.keys import load_pem  # cryptography is only needed when a key is configured
+
+    try:
+        load_pem(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name} is not a valid PEM RSA public key (use 'PEM Public Key' from the Clerk Dashboard, API keys page)",
+            variable=name,
+        ) from None
+    return raw
 
 
 def _instant(env: Mapping[str, str], name: str) -> datetime | None:

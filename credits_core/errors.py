@@ -12,7 +12,9 @@ Callers catch by meaning; the API, the CLI and the pages each translate
     │   ├── UnknownPack            400 unknown_pack
     │   └── RegistryInvalid        400 registry_invalid   lists every problem
     ├── Unauthorized               401 unauthorized
-    │   └── (auth.AuthUnavailableError 503 auth_unavailable: JWKS unreachable)
+    │   └── InvalidToken           401 unauthorized       the bearer token is missing or bad (says why)
+    ├── AuthUnavailable            503 auth_unavailable   Clerk's keys cannot be fetched: not the caller's fault
+    ├── AuthNotConfigured          503 auth_not_configured no CLERK_* key: no token can be judged
     ├── PaymentRequired            402 insufficient_credits
     ├── Forbidden                  403 forbidden
     │   ├── PlanRequired           403 plan_required
@@ -74,6 +76,23 @@ class RegistryInvalid(BadRequest):
 
 class Unauthorized(CreditsError):
     code, http_status = "unauthorized", 401
+
+
+class InvalidToken(Unauthorized):
+    """A bearer token was missing, malformed, expired or not ours; the message says which
+    in a few words and never contains the token or a key."""
+
+
+class AuthUnavailable(CreditsError):
+    """Clerk's signing keys could not be obtained: the token was not judged, so no 401."""
+
+    code, http_status = "auth_unavailable", 503
+
+
+class AuthNotConfigured(CreditsError):
+    """Neither ``CLERK_JWT_KEY`` nor ``CLERK_SECRET_KEY``: a 401 would send clients to sign in again in a loop."""
+
+    code, http_status = "auth_not_configured", 503
 
 
 class PaymentRequired(CreditsError):

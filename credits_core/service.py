@@ -9,6 +9,7 @@ the operation, so a failed operation writes nothing at all.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import uuid
 from collections.abc import Callable
@@ -219,6 +220,30 @@ class CreditsService:
             return adjust_rows(acc, key, delta, bucket, str(reason)[:200], now, lookup(keys.adjust_name(key)))
 
         return self.store.transact(user_id, self._rolled(decide, now=now))
+
+    # -- ledger identity and maintenance --------------------------------------
+    @property
+    def ledger_id(self) -> str:
+        """Which ledger this service writes (store kind and location): a cache identity for readers."""
+        store = self.store
+        return f"{type(store).__name__}:{getattr(store, 'path', '') or getattr(store, 'url', '')}"
+
+    def revision(self, user_id: str) -> str:
+        """A marker that changes whenever ``user_id``'s rows or the registry change (one cheap read)."""
+        return f"{self.store.account(keys.check_user(user_id)).rows}:{self.registry.version}"
+
+    def has_history(self) -> bool:
+        """True when the ledger holds any account."""
+        return bool(self.store.accounts())
+
+    def bulk_writes(self):  # -> a context manager
+        """Relaxed durability for a bulk load (seeding), where the store offers it; else nothing changes."""
+        relax = getattr(self.store, "relaxed_durability", None)
+        return relax() if relax is not None else contextlib.nullcontext()
+
+    def export_rows(self, where: RowFilter = RowFilter()) -> list[Row]:
+        """Every row matching ``where``, newest first (exports)."""
+        return self.store.rows(where)
 
     # -- ops queries ---------------------------------------------------------
     def daily_totals(self, where: RowFilter = RowFilter()):  # -> pandas.DataFrame

@@ -20,7 +20,6 @@ Docs relied on: ``st.user`` / ``st.login`` / ``st.logout``
 from __future__ import annotations
 
 import contextlib
-import hmac
 import os
 import uuid
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from typing import Any
 import streamlit as st
 
 from credits_core import Clock, CreditsService, MemoryStore, OffsetClock
+from credits_core.access import is_admin_user, secret_matches
 from credits_core.errors import ConfigError, CreditsError
 from credits_core.registry import MemoryRegistryRepository
 from credits_core.runtime import shared_service, shared_settings
@@ -193,10 +193,9 @@ def is_admin_identity(session: UiSession) -> bool:
     if session.is_demo:
         return False
     try:
-        admins = shared_settings().admin_users
+        return is_admin_user(shared_settings(), session.user_id, session.email)
     except CreditsError:
         return False
-    return session.user_id in admins or (session.email is not None and session.email in admins)
 
 
 def secret_unlocked() -> bool:
@@ -206,9 +205,10 @@ def secret_unlocked() -> bool:
 
 def try_unlock(typed: str) -> bool:
     """Compare ``typed`` with the admin secret in constant time; remember success."""
-    secret = admin_secret()
-    typed = (typed or "").strip()
-    ok = bool(secret) and hmac.compare_digest(typed.encode("utf-8"), secret.encode("utf-8"))  # type: ignore[union-attr]
+    try:
+        ok = secret_matches(shared_settings(), typed)
+    except CreditsError:
+        ok = False
     st.session_state[_ADMIN_UNLOCKED] = ok
     return ok
 

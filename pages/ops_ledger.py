@@ -38,10 +38,8 @@ KIND_COLORS = {
 def _source(scope: Scope, ui: UiSession) -> tuple[str, str]:
     """Cache identity of the ledger shown, and a revision that changes with its data."""
     if scope.is_demo:
-        account = scope.service.store.account(ui.user_id)
-        return f"demo:{ui.user_id}", f"{account.rows}:{scope.service.registry.version}"
-    store = scope.service.store
-    return f"server:{type(store).__name__}:{getattr(store, 'path', '')}", str(st.session_state.get(_REFRESH, 0))
+        return f"demo:{ui.user_id}", scope.service.revision(ui.user_id)
+    return f"server:{scope.service.ledger_id}", str(st.session_state.get(_REFRESH, 0))
 
 
 def _kind_scale(kinds: list[str]) -> alt.Scale:

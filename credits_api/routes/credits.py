@@ -15,7 +15,7 @@ from credits_core.auth import Principal
 from credits_core.errors import BadRequest, Forbidden, SubscriptionRequired
 from credits_core.policy.debits import SUBSCRIBE_PATH
 
-from ..auth import admin_scheme, bearer_scheme, check_admin_header, current_user, user_of
+from ..auth import admin_scheme, bearer_scheme, check_admin, current_user, user_of
 from ..context import service
 from ..openapi import error_responses
 from ..schemas import KEY_PATTERN, DebitIn, DebitOut, LedgerChangeOut, PlanIn, PlanOut, RefundIn, StateOut
@@ -50,9 +50,7 @@ def credits_state(
         if len(request.query_params.getlist(name)) > 1:
             raise BadRequest(f"query parameter {name!r} was given more than once", field=name)
     if userId is not None:
-        check_admin_header(admin_key)
-        if request.headers.get("authorization") is not None:
-            user_of(request)  # a credential that is sent must be valid, even where it is not needed
+        check_admin(request, admin_key)
         return JSONResponse(service().state(userId, tail=limit, read_only=True).to_dict())
     user_id = user_of(request).user_id
     return JSONResponse(service().state(user_id, tail=limit).to_dict())
@@ -83,16 +81,21 @@ def credits_debit(
 @router.post(
     "/credits-refund",
     response_model=LedgerChangeOut,
-    responses=error_responses(403, 404),
-    summary="Refund a debit once (admin header)",
+    responses=error_responses(401, 403, 404),
+    summary="Refund a debit once (admin header, or a CZ_ADMIN_USERS token)",
 )
-def credits_refund(body: RefundIn, admin_key: str | None = Security(admin_scheme)) -> JSONResponse:
+def credits_refund(
+    request: Request,
+    body: RefundIn,
+    admin_key: str | None = Security(admin_scheme),
+    _bearer: HTTPAuthorizationCredentials | None = Security(bearer_scheme),
+) -> JSONResponse:
     """Return a debit's credits to the buckets they came from; a repeat replays (SPEC §4.6).
 
     403 when the admin header is missing or wrong, or admin access is disabled
     (``CZ_REGISTRY_ADMIN_SECRET`` unset); 404 for an unknown key.
     """
-    check_admin_header(admin_key)
+    check_admin(request, admin_key)
     result = service().refund(body.idempotencyKey, body.reason or "action failed")
     return JSONResponse(result.to_dict())
 
@@ -116,10 +119,8 @@ def credits_plan(
     subscribe. The admin header (support, server-to-server) applies a change
     to ``userId``.
     """
-    if admin_key is not None:
-        check_admin_header(admin_key)
-        if request.headers.get("authorization") is not None:
-            user_of(request)  # a credential that is sent must be valid, even where it is not needed
+    if admin_key is not None or (body.userId is not None and _is_admin_token(request)):
+        check_admin(request, admin_key)
         if not body.userId:
             raise BadRequest("userId is required when the admin header applies a plan change", field="userId")
         user_id = body.userId
@@ -134,6 +135,14 @@ def credits_plan(
             )
     change = service().change_plan(user_id, body.plan, dry_run=body.dryRun, request_id=body.requestId)
     return JSONResponse(change.to_dict())
+
+
+def _is_admin_token(request: Request) -> bool:
+    try:
+        check_admin(request, None)
+    except Forbidden:
+        return False
+    return True
 
 
 def _one_key(in_body: str | None, in_header: str | None) -> str:

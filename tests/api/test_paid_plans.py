@@ -29,6 +29,7 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("CZ_LEDGER", "memory")
     monkeypatch.setenv("CLERK_JWT_KEY", pem_of(key))
     monkeypatch.setenv("CZ_REGISTRY_ADMIN_SECRET", ADMIN)
+    monkeypatch.setenv("CZ_ADMIN_USERS", "u_ops, ops@example.com")
     reset_shared()
     from credits_api import create_api
 
@@ -92,3 +93,17 @@ def test_a_support_read_writes_nothing(client):
     assert r.status_code == 200 and r.json()["balance"]["total"] == 0
     assert rows_of("user_typo") == []
     assert shared_service().store.account("user_typo").month is None
+
+
+def test_an_admin_user_from_cz_admin_users_is_an_admin_on_the_api_too(client):
+    ops, nobody = client.token("u_ops"), client.token("u_nobody")
+    r = client.post("/credits-plan", json={"plan": "intelligence", "userId": "u_cust"}, headers=ops)
+    assert r.status_code == 200 and r.json()["granted"] == 400
+    assert client.get("/credits-state?userId=u_cust", headers=ops).json()["plan"] == "intelligence"
+    r = client.get("/credits-state?userId=u_cust", headers=nobody)
+    assert r.status_code == 403 and "x-cz-registry-admin" in r.json()["error"]["message"]
+    assert client.post("/credits-debit", json={"tool": "ask_ai", "idempotencyKey": "d1"}, headers=client.token("u_cust")).status_code == 200
+    r = client.post("/credits-refund", json={"idempotencyKey": "d1"}, headers=nobody)
+    assert r.status_code == 403
+    r = client.post("/credits-refund", json={"idempotencyKey": "d1"}, headers=ops)
+    assert r.status_code == 200 and r.json()["row"]["kind"] == "refund"

@@ -8,7 +8,8 @@ from types import MappingProxyType
 import pytest
 
 from credits_api.token_cache import TokenCache
-from credits_core.auth import AuthError, Principal
+from credits_core.auth import Principal
+from credits_core.errors import InvalidToken
 
 
 class _Verifier:
@@ -22,7 +23,7 @@ class _Verifier:
         self.calls += 1
         token = (header or "")[7:]
         if not token.startswith("good-"):
-            raise AuthError("invalid token signature")
+            raise InvalidToken("invalid token signature")
         exp = self.exp.get(token, time.time() + 600)
         return Principal(user_id=token, session_id=None, claims=MappingProxyType({"sub": token, "exp": exp}))
 
@@ -35,7 +36,7 @@ def test_accepted_tokens_are_remembered_refused_ones_are_not():
     assert cache.cached("Bearer good-1") is not None
     assert v.calls == 1
     for _ in range(2):
-        with pytest.raises(AuthError):
+        with pytest.raises(InvalidToken):
             cache.verify_authorization_header("Bearer bad-1")
     assert v.calls == 3 and cache.cached("Bearer bad-1") is None
     assert cache.cached(None) is None and cache.cached("Basic good-1") is None
