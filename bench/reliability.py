@@ -33,6 +33,8 @@ from credits_core.errors import CreditsError, LedgerUnavailable
 from tests.servers import streamlit_server
 from tests.standins.clerk_jwks import ClerkStandIn
 
+from .reliability_refunds import SCENARIOS as REFUND_SCENARIOS
+
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_SECRET = "reliability-admin-secret"
 
@@ -559,6 +561,7 @@ SCENARIOS: dict[str, Callable[[Path, ClerkStandIn, bool], Outcome]] = {
     "bad-inputs": bad_inputs,
     "disk-full": disk_full,
     "read-only": read_only,
+    **REFUND_SCENARIOS,
 }
 from .reliability_subscriptions import SCENARIOS as SUBSCRIPTION_SCENARIOS  # noqa: E402 (after the core rows)
 

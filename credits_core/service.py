@@ -21,17 +21,20 @@ from .clock import Clock, SystemClock, month_of
 from .errors import BadRequest, NotFound, UnknownPack
 from .models import Account, CreditsState, DebitResult, PlanChange, RefundResult, Row, TopUpResult
 from .policy import (
+    ChargeState,
+    Settlement,
     adjust_rows,
     decide_debit,
     plan_change_rows,
     refund_rows,
     replay_debit,
     rollover_rows,
-    topup_rows,
+    settle_topup_rows,
 )
 from .policy.grants import current_plan
 from .policy.ledger import Decision, Lookup
 from .registry import MemoryRegistryRepository, Pack, Registry, RegistryRepository
+from .registry import editing as registry_editing
 from .stores.base import LedgerStore, RowFilter
 
 T = TypeVar("T")
@@ -108,6 +111,27 @@ class CreditsService:
     def ledger_tail(self, user_id: str, limit: int = 20) -> list[Row]:
         """The user's last ``limit`` rows (1–500), newest first."""
         return self.store.tail(keys.check_user(user_id), _clamp(limit))
+
+    @property
+    def stored_registry(self) -> Registry:
+        """The current registry document exactly as saved (``registry`` applies the starter plan)."""
+        return self.registries.current()
+
+    def registry_versions(self) -> list[dict[str, Any]]:
+        """``[{version, updatedAt}]`` of every stored registry, newest first."""
+        return self.registries.versions()
+
+    def registry_version(self, version: int) -> Registry:
+        """One stored registry version (``NotFound`` when absent)."""
+        return self.registries.get(version)
+
+    def preview_registry(self, doc: dict[str, Any]) -> Registry:
+        """``doc`` validated as the next version would be (nothing saved)."""
+        return registry_editing.preview(doc, self.registries.current())
+
+    def save_registry(self, body: dict[str, Any]) -> Registry:
+        """Save a whole document or ``{"patch": …}`` (``expectedVersion`` optional) as the next version."""
+        return registry_editing.save_or_patch(self.registries, body)
 
     def matrix(self) -> dict[str, Any]:
         """Tools with credits, plans and packs of the current registry."""
@@ -187,6 +211,27 @@ class CreditsService:
         ``credits``/``price``/``currency`` come from the paid Checkout Session
         when given, so a registry change after checkout cannot alter a payment.
         """
+        return self.settle_top_up(
+            user_id, pack_id, reference, credits=credits, price=price, currency=currency, charge=None, **meta
+        ).topup
+
+    def settle_top_up(
+        self,
+        user_id: str,
+        pack_id: str,
+        reference: str,
+        *,
+        charge: ChargeState | None,
+        credits: int | None = None,
+        price: int | None = None,
+        currency: str | None = None,
+        **meta: Any,
+    ) -> Settlement:
+        """``top_up`` net of the refunds of the session's ``charge``, in one transaction.
+
+        Credits the unrefunded share once, or takes back what newer refunds
+        want from a credited one (``policy.stripe_refunds``).
+        """
         keys.check_user(user_id)
         reference = keys.check_key(reference, "sessionId")
         if credits is not None:
@@ -202,12 +247,17 @@ class CreditsService:
             pack = Pack(id=str(pack_id), label=str(pack_id), credits=credits, price=price, currency=currency)
         if price is not None or currency is not None:  # record what was paid, not today's list price
             pack = pack.model_copy(update={"price": price or pack.price, "currency": currency or pack.currency})
-        name = keys.topup_name(reference)
 
-        def decide(acc: Account, lookup: Lookup) -> Decision[TopUpResult]:
-            return topup_rows(acc, reg, pack, reference, now, lookup(name), credits=credits, **meta)
+        def decide(acc: Account, lookup: Lookup) -> Decision[Settlement]:
+            return settle_topup_rows(acc, reg, pack, reference, now, lookup, charge=charge, credits=credits, **meta)
 
         return self.store.transact(user_id, self._rolled(decide, reg, now))
+
+    def run_metered(self, user_id: str, tool_id: str, key: str, action: Callable[[], T], *, reason: str = "action failed"):
+        """Charge ``tool_id`` once, run ``action``, refund if it raises (see ``credits_core.metered``)."""
+        from .metered import run_metered
+
+        return run_metered(self, user_id, tool_id, key, action, reason=reason)
 
     def adjust(self, user_id: str, key: str, delta: int, bucket: str, reason: str) -> TopUpResult:
         """A manual ops correction under ``CZ_SMCR|adjust|<key>``."""

@@ -43,15 +43,17 @@ def _checkout_return(ui: UiSession) -> None:
         flash.push_and_rerun("error", f"We could not confirm that payment: {friendly_message(err)}")  # type: ignore[arg-type]
     done.add(session_id)
     st.session_state.pop(_CHECKOUT_URL, None)
-    credits = int(result.row.meta.get("credits", result.row.delta))  # type: ignore[union-attr]
+    credits = result.row.delta  # type: ignore[union-attr]  # net of what Stripe already refunded
+    refunded = int(result.row.meta.get("refundedCredits", 0))  # type: ignore[union-attr]
+    note = f" ({refunded:,} held back: the payment was refunded)" if refunded else ""
     total = result.balance.total  # type: ignore[union-attr]
     # Stripe's webhook usually credits the session before the browser is back, so a
     # replay of a webhook-written row is the normal first return, not a repeat.
     if result.replayed and result.row.meta.get("via") == "ui-confirm":  # type: ignore[union-attr]
         flash.push_and_rerun(
-            "info", f"This payment was already credited: **+{credits:,} credits**. Balance **{total:,}**."
+            "info", f"This payment was already credited: **+{credits:,} credits**{note}. Balance **{total:,}**."
         )
-    flash.push_and_rerun("success", f"Payment received: **+{credits:,} credits**. New balance **{total:,}**.")
+    flash.push_and_rerun("success", f"Payment received: **+{credits:,} credits**{note}. New balance **{total:,}**.")
 
 
 def _credits_block(state: CreditsState, plan_label: str) -> None:

@@ -56,34 +56,39 @@ def _new_question() -> None:
     st.session_state[_QUESTION] = ""
 
 
+class _SimulatedFailure(RuntimeError):
+    """The simulated AI failing after the charge."""
+
+
 def _ask(ui: UiSession, question: str, tool_id: str, tool_label: str, fail: bool) -> None:
     key = _question_id(question, tool_id)
-    result, err = capture(ui.service.debit, ui.user_id, tool_id, key)
-    if result is None:
-        st.session_state[_LAST] = {"error": err}
-        return
-    charged = -result.row.delta
-    if not result.replayed:
+
+    def think() -> str:
         with st.spinner("Thinking…"):
             time.sleep(think_seconds())
+        if fail:
+            raise _SimulatedFailure("simulated AI failure")
+        return _answer(question, tool_label)
+
+    run, err = capture(ui.service.run_metered, ui.user_id, tool_id, key, think, reason="simulated AI failure")
+    if run is None:
+        st.session_state[_LAST] = {"error": err}
+        return
+    result = run.debit
     last = {
         "key": key,
         "question": question,
-        "answer": _answer(question, tool_label),
-        "charged": charged,
+        "answer": run.value or _answer(question, tool_label),
+        "charged": -result.row.delta,
         "replayed": result.replayed,
         "warning": result.warning,
         "shortfall": int(result.row.meta.get("shortfall", 0) or 0),
         "balance": result.balance.total,
         "refunded": False,
     }
-    if fail and not result.replayed:
-        refund, err = capture(ui.service.refund, key, "simulated AI failure")
+    if run.refund is not None:
         st.session_state.pop(_PENDING, None)  # a retry is a new attempt
-        if refund is None:
-            st.session_state[_LAST] = {"error": err}
-            return
-        last.update(refunded=True, answer=None, balance=refund.balance.total, refund_credits=refund.row.delta)
+        last.update(refunded=True, answer=None, balance=run.refund.balance.total, refund_credits=run.refund.row.delta)
     st.session_state[_LAST] = last
     flash_text = None if result.replayed else _summary(last)
     if flash_text:

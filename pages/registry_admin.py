@@ -9,12 +9,10 @@ session's own in-memory registry and changes nothing else.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
 
-from credits_core import parse_registry
 from credits_core.registry import Registry
 from credits_ui import flash, session
 from credits_ui.components.admin import Scope, choose_scope, unlock_form
@@ -88,7 +86,7 @@ def _overview(reg: Registry) -> None:
     )
 
 
-def _parse(text: str, current: Registry) -> tuple[dict | None, Registry | None]:
+def _parse(scope: Scope, text: str) -> tuple[dict | None, Registry | None]:
     """JSON → validated registry as it would be saved (tenant, version, updatedAt are managed)."""
     try:
         doc = json.loads(text)
@@ -98,12 +96,7 @@ def _parse(text: str, current: Registry) -> tuple[dict | None, Registry | None]:
     if not isinstance(doc, dict):
         st.error("The registry must be a JSON object.", icon=":material/data_object:")
         return None, None
-    managed = {
-        "tenant": current.tenant,
-        "version": current.version + 1,
-        "updatedAt": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-    }
-    reg, err = capture(parse_registry, {**doc, **managed})
+    reg, err = capture(scope.service.preview_registry, doc)
     if reg is None:
         show_error(err)  # type: ignore[arg-type]
         return doc, None
@@ -137,7 +130,7 @@ def _editor(scope: Scope, current: Registry) -> None:
         st.warning("Saving the server registry needs the admin secret.", icon=":material/lock:")
         unlock_form("cz_reg_unlock")
     if validate:
-        _, reg = _parse(text, current)
+        _, reg = _parse(scope, text)
         if reg is not None:
             st.success(
                 f"Valid: {len(reg.plans)} plans, {len(reg.tools)} tools, {len(reg.packs)} packs. "
@@ -145,9 +138,9 @@ def _editor(scope: Scope, current: Registry) -> None:
                 icon=":material/check_circle:",
             )
     if save and can_save:
-        doc, reg = _parse(text, current)
+        doc, reg = _parse(scope, text)
         if reg is not None and doc is not None:
-            saved = attempt(scope.service.registries.save, doc, expected_version=current.version)
+            saved = attempt(scope.service.save_registry, {**doc, "expectedVersion": current.version})
             if saved is not None:
                 del st.session_state[key]
                 where = "this DEMO session's registry" if scope.is_demo else "the server registry"
@@ -155,14 +148,14 @@ def _editor(scope: Scope, current: Registry) -> None:
 
 
 def _versions(scope: Scope, current: Registry) -> None:
-    versions = attempt(scope.service.registries.versions)
+    versions = attempt(scope.service.registry_versions)
     if not versions:
         return
     st.dataframe(
         pd.DataFrame(versions).rename(columns={"version": "Version", "updatedAt": "Updated (UTC)"}), hide_index=True
     )
     picked = st.selectbox("View version", [v["version"] for v in versions], key="cz_reg_version")
-    old = attempt(scope.service.registries.get, int(picked))
+    old = attempt(scope.service.registry_version, int(picked))
     if old is not None:
         label = " (current)" if old.version == current.version else ""
         st.markdown(f"**Version {old.version}**{label} · updated {old.updated_at}")
@@ -177,7 +170,7 @@ def render() -> None:
     scope = _scope()
     if scope is None:
         return
-    current = attempt(scope.service.registries.current)
+    current = attempt(lambda: scope.service.stored_registry)
     if current is None:
         return
     st.caption(f"Editing: **{scope.label}**")

@@ -108,10 +108,11 @@ async def stripe_webhook(
 
     ``checkout.session.completed`` / ``async_payment_succeeded`` of a paid
     session → credited once (the confirm route's path); ``charge.refunded`` →
-    purchased credits taken back (``credits_core.payments.flow``);
-    ``customer.subscription.*``, ``invoice.*`` of a plan subscription and a
-    completed subscription Checkout → the plan follows the subscription as
-    Stripe has it now (``credits_core.payments.plan_sync``); other events → 200
+    the session settled net of its refunds, credited or taken back
+    (``credits_core.payments.refund_sync``); ``customer.subscription.*``,
+    ``invoice.*`` of a plan subscription and a completed subscription Checkout
+    → the plan follows the subscription as Stripe has it now
+    (``credits_core.payments.plan_sync``); other events → 200
     ``ignored``. Bad / missing / stale signature or a malformed body → 400
     ``webhook_invalid`` and nothing is credited (Stripe, "Verify webhook
     signatures", https://docs.stripe.com/webhooks#verify-events).
@@ -127,7 +128,7 @@ def _webhook(gateway: StripeGateway, payload: bytes, signature: str | None) -> d
         return {"received": True, "action": "ignored"}
     if event.subscription_id is not None:  # customer.subscription.*, invoice.*, subscription Checkout
         return handle_subscription_event(service(), StripeSubscriptions(gateway), event, tenant=settings().tenant)
-    return handle_webhook_event(service(), event, tenant=settings().tenant)
+    return handle_webhook_event(service(), event, tenant=settings().tenant, gateway=gateway)
 
 
 def _email(user: Principal) -> str | None:

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from credits_core.errors import BadRequest, RegistryInvalid, RegistryVersionConflict
-from credits_core.registry import Registry, apply_patch, parse_registry
+from credits_core.errors import BadRequest
 
 from ..auth import require_admin
 from ..context import service
@@ -23,11 +22,6 @@ router = APIRouter(tags=["catalog"])
 # ``require_admin`` answers 404 too if the secret disappears later.
 admin_router = APIRouter(tags=["catalog"])
 
-# A patch without expectedVersion is re-applied on top of a concurrent change
-# (it merges by id), at most this many times.
-_PATCH_ATTEMPTS = 3
-
-
 @router.get(
     "/action-registry",
     response_model=RegistryDocOut,
@@ -36,7 +30,7 @@ _PATCH_ATTEMPTS = 3
 )
 def action_registry() -> JSONResponse:
     """Plans, tools and packs as stored (public, no token)."""
-    return JSONResponse(service().registry.to_json())
+    return JSONResponse(service().stored_registry.to_json())
 
 
 @admin_router.post(
@@ -61,7 +55,7 @@ async def action_registry_admin(request: Request) -> JSONResponse:
     document is listed in one 400 ``registry_invalid`` (``problems``).
     """
     doc = _json_object(await request.body())
-    reg = await run_in_threadpool(_save, doc)
+    reg = await run_in_threadpool(service().save_registry, doc)
     return JSONResponse({"version": reg.version, "updatedAt": reg.updated_at, "registry": reg.to_json()})
 
 
@@ -74,7 +68,7 @@ async def action_registry_admin(request: Request) -> JSONResponse:
 )
 def action_registry_versions() -> JSONResponse:
     """``[{version, updatedAt}]``, newest first."""
-    return JSONResponse({"versions": service().registries.versions()})
+    return JSONResponse({"versions": service().registry_versions()})
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
@@ -108,51 +102,3 @@ def _depth(doc: Any) -> int:
                 break
             stack.extend((v, level + 1) for v in (value.values() if isinstance(value, dict) else value))
     return deepest
-
-
-def _save(doc: dict[str, Any]) -> Registry:
-    expected = doc.pop("expectedVersion", None)
-    if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool) or expected < 1):
-        raise BadRequest("expectedVersion must be a positive integer", field="expectedVersion")
-    repo = service().registries
-    if "patch" not in doc:
-        return repo.save(doc, expected_version=expected)
-    patch = doc.pop("patch")
-    problems = [f"{key}: not allowed beside patch (only expectedVersion is)" for key in doc]
-    if not isinstance(patch, dict):
-        problems.append("patch: must be an object")
-    if problems:
-        raise RegistryInvalid("registry patch rejected: " + "; ".join(problems), problems=problems)
-    for attempt in range(1, _PATCH_ATTEMPTS + 1):
-        base = repo.current()
-        new_doc = _patched(base, patch)
-        try:
-            return repo.save(new_doc, expected_version=base.version if expected is None else expected)
-        except RegistryVersionConflict:
-            if expected is not None or attempt == _PATCH_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _patched(base: Registry, patch: dict[str, Any]) -> dict[str, Any]:
-    """``apply_patch``, but a rejected patch lists *every* problem.
-
-    ``apply_patch`` stops at the patch's own problems (unknown keys, items
-    without id); the well-formed part of the patch is then applied and
-    validated too, so the 400 also names e.g. a negative cost in the same patch.
-    """
-    try:
-        return apply_patch(base.to_json(), patch)
-    except RegistryInvalid as first:
-        problems = list(first.details.get("problems", []))
-        cleaned: dict[str, Any] = {}
-        for key, value in patch.items():
-            if key in ("plans", "tools", "packs") and isinstance(value, list):
-                cleaned[key] = [i for i in value if isinstance(i, dict) and isinstance(i.get("id"), str)]
-            elif key == "defaultPlan":
-                cleaned[key] = value
-        try:
-            parse_registry(apply_patch(base.to_json(), cleaned))
-        except RegistryInvalid as second:
-            problems += [p for p in second.details.get("problems", []) if p not in problems]
-        raise RegistryInvalid("registry patch rejected: " + "; ".join(problems[:5]), problems=problems) from None

@@ -37,10 +37,14 @@ class RegistryRepository(Protocol):
         ...
 
 
+def managed_fields(tenant: str, version: int, now: datetime | None = None) -> dict[str, Any]:
+    """The fields a save sets by itself (a document's own values for them are replaced)."""
+    stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return {"tenant": tenant, "version": version, "updatedAt": stamp}
+
+
 def _next_doc(doc: dict[str, Any], tenant: str, version: int) -> dict[str, Any]:
-    out = dict(doc)
-    out.update(tenant=tenant, version=version, updatedAt=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"))
-    return out
+    return {**doc, **managed_fields(tenant, version)}
 
 
 class MemoryRegistryRepository:

@@ -16,6 +16,7 @@ one server.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -36,6 +37,26 @@ AZP = "https://app.example.test"
 # Every secret handed to a server of this session, and every server log file.
 SECRETS: set[str] = set()
 LOGS: list[Path] = []
+
+
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
+
+
+def assert_log_clean(path: Path) -> None:
+    """No configured secret, JWT or Stripe key in the server log at ``path``."""
+    text = path.read_text(errors="replace")
+    for secret in SECRETS:
+        assert secret not in text, f"a secret is in {path.name}"
+    assert not JWT.search(text), f"a JWT is in {path.name}"
+    assert "sk_test_" not in text and "whsec_" not in text, path.name
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logs_hold_no_secret() -> Iterator[None]:
+    """After every server of the session has stopped: scan all their logs."""
+    yield
+    for path in LOGS:
+        assert_log_clean(path)
 
 
 def uid(prefix: str = "user") -> str:

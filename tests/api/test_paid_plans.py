@@ -107,3 +107,8 @@ def test_an_admin_user_from_cz_admin_users_is_an_admin_on_the_api_too(client):
     assert r.status_code == 403
     r = client.post("/credits-refund", json={"idempotencyKey": "d1"}, headers=ops)
     assert r.status_code == 200 and r.json()["row"]["kind"] == "refund"
+
+
+def test_the_served_registry_is_the_stored_document_not_the_starter_view(client):
+    doc = client.get("/action-registry").json()
+    assert doc["defaultPlan"] == "base" and "none" not in [p["id"] for p in doc["plans"]]

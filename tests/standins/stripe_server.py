@@ -8,6 +8,8 @@ unchanged against it:
   notation (``line_items[0][price_data][product_data][name]=...``), exactly as
   stripe-python's encoder sends them (``stripe/_encode.py``);
 * ``GET /v1/checkout/sessions/<id>`` and ``POST /v1/checkout/sessions/<id>/expire``;
+* refunds (``POST /v1/refunds``, sessions by payment intent, ``payment_intent``
+  expansions): ``stripe_refunds.py``;
 * errors as ``{"error": {"type", "code", "message", "param"}}`` with Stripe's
   status codes (https://docs.stripe.com/api/errors: 400 bad params, 401 bad
   key, 404 missing resource; ``type`` one of ``api_error``, ``card_error``,
@@ -373,6 +375,13 @@ class FakeStripe(BillingMixin):
             self._refund(self._get(session_id), amount)
         return self._encode(self._event("charge.refunded", session_id, refund=False))
 
+    def refund(self, session_id: str, amount: int | None = None, *, notify: bool = True) -> dict[str, Any]:
+        """Refund the session's charge as ``POST /v1/refunds`` does (``stripe_refunds.refund``)."""
+        from .stripe_refunds import refund
+
+        with self._lock:
+            return refund(self, self._get(session_id), amount, notify=notify)
+
     def deliver(self, event_type: str, session_id: str, times: int = 1) -> list[int]:
         """Build one event and POST it ``times`` times (a duplicate delivery when > 1),
         synchronously and without retries. Returns the status codes (0 = no answer)."""
@@ -554,6 +563,10 @@ class FakeStripe(BillingMixin):
         data = _nest(pairs)
         self._check_auth(headers.get("Authorization"))
         version = headers.get("Stripe-Version") or DEFAULT_API_VERSION
+        from .stripe_refunds import route  # refunds live in their own module
+
+        if (routed := route(self, method, path, data)) is not None:
+            return 200, routed, {}
         if method == "POST" and path == "/v1/checkout/sessions":
             return 200, self._create(data, version), {}
         m = _SESSION_PATH.match(path)
@@ -590,7 +603,9 @@ class FakeStripe(BillingMixin):
                     "has_more": False,
                     "url": f"/v1/checkout/sessions/{session_id}/line_items",
                 }
-            return obj
+            from .stripe_refunds import expand_session
+
+            return expand_session(rec, obj, data.get("expand"))
 
     def _expire_api(self, session_id: str) -> dict[str, Any]:
         with self._lock:

@@ -1,14 +1,13 @@
-"""How long the Ops ledger page takes to render on a 100,000-row SQLite ledger.
+"""The Ops ledger page on a 100,000-row SQLite ledger: it renders, cached and filtered.
 
 The ledger comes from ``tests/ledgers.py`` (seeded through the real service
-once, cached under ``test-artifacts/``). The figure is printed and written to
-``test-artifacts/ops-render-timing.txt``.
+once, cached under ``test-artifacts/``). How long it takes is measured by
+``bench/bench_ui.py`` only (machines here are noisy; no timing in tests).
 """
 
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -22,8 +21,8 @@ SECRET = "ops-secret-for-timing"
 
 
 @pytest.mark.slow
-def test_ops_page_render_time_on_100k_rows(
-    artifacts_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_ops_page_renders_100k_rows_cached_and_filtered(
+    artifacts_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cached, rows = seeded_ledger(artifacts_dir / "ops-bench")
     assert rows >= TARGET_ROWS
@@ -36,27 +35,15 @@ def test_ops_page_render_time_on_100k_rows(
     at.switch_page("pages/ops_ledger.py").run()
     at.text_input(key="cz_ops_unlock_secret").input(SECRET)
     at.button(key="FormSubmitter:cz_ops_unlock_form-Unlock").click()
-    started = time.perf_counter()
     at.run()  # unlock → first render of the server ledger (cold cache)
-    cold = time.perf_counter() - started
     assert_clean(at)
     assert int(metric(at, "Ledger rows").replace(",", "")) == rows
     assert len(at.get("vega_lite_chart")) == 3
 
-    started = time.perf_counter()
     at.run()  # any widget change reruns the page; queries come from st.cache_data
-    warm = time.perf_counter() - started
+    assert int(metric(at, "Ledger rows").replace(",", "")) == rows
 
     at.selectbox(key="cz_ops_user").set_value("user_0007")
-    started = time.perf_counter()
     at.run()  # a new filter value is a cache miss again (SQL aggregates for one user)
-    filtered = time.perf_counter() - started
     assert_clean(at)
-
-    line = (
-        f"Ops ledger render on {rows:,} SQLite rows: cold {cold:.2f} s, warm (cached) {warm:.2f} s, "
-        f"new user filter {filtered:.2f} s"
-    )
-    (artifacts_dir / "ops-render-timing.txt").write_text(line + "\n")
-    with capsys.disabled():  # a figure to read, not a timed assertion (bench/bench_ui.py compares it)
-        print(f"\n{line}")
+    assert 0 < int(metric(at, "Ledger rows").replace(",", "")) < rows
