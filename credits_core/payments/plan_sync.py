@@ -31,18 +31,17 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import Conflict, Forbidden
+from ..errors import Forbidden, NoSubscription, SubscriptionNotFound
 from ..models import PlanChange, Row
 from ..registry import NO_PLAN
 from ..service import CreditsService
 from ..stores.base import RowFilter
 from .stripe_gateway import CheckoutSession, WebhookEvent
-from .subscriptions import StripeSubscriptions, Subscription, SubscriptionNotFound
+from .subscriptions import StripeSubscriptions, Subscription
 
 log = logging.getLogger("credits_core.payments")
 
 __all__ = [
-    "NoSubscription",
     "PlanRequest",
     "SyncResult",
     "active_subscription",
@@ -54,12 +53,6 @@ __all__ = [
 ]
 
 _ROUNDS = 3
-
-
-class NoSubscription(Conflict):
-    """Cancelling needs an active subscription."""
-
-    code = "no_subscription"
 
 
 @dataclass(frozen=True)

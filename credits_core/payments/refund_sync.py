@@ -30,11 +30,11 @@ from typing import Any
 
 import stripe
 
+from ..errors import CheckoutNotFound
 from ..policy.stripe_refunds import ChargeState, Settlement
 from ..service import CreditsService
 from .stripe_gateway import (
     ChargeRefund,
-    CheckoutNotFound,
     PaidSession,
     StripeGateway,
     _int,

@@ -11,16 +11,8 @@ base_addresses={"api": api_base})`` talks to ``api.stripe.com`` unless
 ``stripe/_stripe_client.py``: ``base_addresses`` overrides the default
 ``api`` / ``connect`` / ``files`` bases).
 
-Errors, all ``credits_core.errors.CreditsError`` (``code`` → HTTP status):
-
-    PaymentError                      (base of the ones below)
-    ├── PaymentsDisabled       503 payments_disabled       no STRIPE_SECRET_KEY / webhook secret
-    ├── PaymentProviderError   502 payment_provider_error  Stripe unreachable, 5xx, bad key,
-    │                                                      rejected request (``reason`` says which)
-    ├── CheckoutNotPaid        409 checkout_not_paid       open, expired or still processing
-    ├── CheckoutNotFound       404 checkout_not_found      unknown id, or not one of ours
-    └── WebhookInvalid         400 webhook_invalid         bad / missing / stale signature, bad JSON
-
+Errors are the payment errors of ``credits_core.errors`` (``PaymentsDisabled``,
+``PaymentsUnavailable``, ``CheckoutNotPaid``, ``CheckoutNotFound``, ``WebhookInvalid``).
 Messages are written for end users and never carry the secret key, Stripe's
 own error text (a 401 quotes the masked key) or a provider payload; ``reason``
 and ``param`` details name what went wrong, and ``provider_request_id`` (an
@@ -30,7 +22,6 @@ attribute, not part of the API body) ties a failure to Stripe's request log.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,7 +31,17 @@ from urllib.parse import urlsplit
 import stripe
 
 from ..config import Settings
-from ..errors import BadRequest, ConfigError, Conflict, CreditsError, Forbidden, NotFound
+from ..errors import (
+    BadRequest,
+    CheckoutNotFound,
+    CheckoutNotPaid,
+    ConfigError,
+    Forbidden,
+    PaymentError,
+    PaymentsDisabled,
+    PaymentsUnavailable,
+    WebhookInvalid,
+)
 
 __all__ = [
     "EVENT_ASYNC_PAYMENT_SUCCEEDED",
@@ -53,8 +54,8 @@ __all__ = [
     "CheckoutSession",
     "PaidSession",
     "PaymentError",
-    "PaymentProviderError",
     "PaymentsDisabled",
+    "PaymentsUnavailable",
     "StripeGateway",
     "WebhookEvent",
     "WebhookInvalid",
@@ -75,70 +76,6 @@ _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 _MAX_IDEMPOTENCY_KEY = 255
 # Every value the gateway stores in session metadata (all strings on the wire).
 _METADATA_KEYS = ("user_id", "pack_id", "credits", "registry_version", "tenant")
-
-
-# -- errors ---------------------------------------------------------------------------
-
-
-class PaymentError(CreditsError):
-    """Base of payment errors: a stable ``code``, an HTTP status, a safe message."""
-
-    code, http_status = "payment_error", 502
-    default_message = "The payment could not be processed."
-
-    def __init__(self, message: str | None = None, **details: Any) -> None:
-        super().__init__(message or self.default_message, **details)
-
-
-class PaymentsDisabled(PaymentError):
-    """Stripe is not configured (no secret key, or no webhook secret for webhooks)."""
-
-    code, http_status = "payments_disabled", 503
-    default_message = "Payments are not enabled on this server."
-
-
-class PaymentProviderError(PaymentError):
-    """Stripe could not be reached or refused the request; ``reason`` says which."""
-
-    code, http_status = "payment_provider_error", 502
-    default_message = "The payment provider is unavailable right now. Please try again."
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        provider_error: str | None = None,
-        provider_request_id: str | None = None,
-        **details: Any,
-    ) -> None:
-        super().__init__(message, **details)
-        # For logs only: the stripe exception class and Stripe's request id.
-        self.provider_error = provider_error
-        self.provider_request_id = provider_request_id
-
-
-class CheckoutNotPaid(PaymentError, Conflict):
-    """The session exists but is not paid: open, expired, or still processing."""
-
-    code, http_status = "checkout_not_paid", 409
-    default_message = "This checkout has not been paid."
-
-
-class CheckoutNotFound(PaymentError, NotFound):
-    """No such Checkout Session, or one this app did not create."""
-
-    code, http_status = "checkout_not_found", 404
-    default_message = "No such checkout session."
-
-
-class WebhookInvalid(PaymentError, BadRequest):
-    """The webhook's signature, timestamp or body is not acceptable."""
-
-    code, http_status = "webhook_invalid", 400
-    default_message = "The webhook could not be verified."
-
-
-# -- values ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -275,35 +212,11 @@ class StripeGateway:
         ``None`` when payments are disabled."""
         if not settings.stripe_secret_key:
             return None
-        try:
-            return cls(
-                settings.stripe_secret_key,
-                webhook_secret=settings.stripe_webhook_secret,
-                api_base=settings.stripe_api_base,
-                public_app_url=settings.public_app_url,
-            )
-        except ValueError as exc:  # the message names the variable, never the key
-            raise ConfigError(str(exc), variable=str(exc).split(" ", 1)[0]) from None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> StripeGateway | None:
-        """The gateway configured by ``STRIPE_*`` / ``CZ_PUBLIC_APP_URL``; ``None``
-        when ``STRIPE_SECRET_KEY`` is unset (payments disabled). A bad value is a
-        ``ConfigError`` naming the variable."""
-        env = os.environ if env is None else env
-        key = (env.get("STRIPE_SECRET_KEY") or "").strip()
-        if not key:
-            return None
-        app_url = (env.get("CZ_PUBLIC_APP_URL") or "").strip()
-        if not app_url:
-            raise ConfigError(
-                "CZ_PUBLIC_APP_URL must be set when STRIPE_SECRET_KEY is set", variable="CZ_PUBLIC_APP_URL"
-            )
         return cls(
-            key,
-            webhook_secret=(env.get("STRIPE_WEBHOOK_SECRET") or "").strip() or None,
-            api_base=(env.get("STRIPE_API_BASE") or "").strip() or None,
-            public_app_url=app_url,
+            settings.stripe_secret_key,
+            webhook_secret=settings.stripe_webhook_secret,
+            api_base=settings.stripe_api_base,
+            public_app_url=settings.public_app_url,
         )
 
     @property
@@ -333,15 +246,15 @@ class StripeGateway:
         returns the same session; reusing it for another purchase is refused
         (``payment_provider_error``, reason ``idempotency_conflict``)."""
         if not user_id or not pack_id or not pack_label or not tenant:
-            raise ValueError("user_id, pack_id, pack_label and tenant are required")
+            raise BadRequest("user_id, pack_id, pack_label and tenant are required", field="pack")
         if not isinstance(credits, int) or credits <= 0:
-            raise ValueError("credits must be a positive integer")
+            raise BadRequest("credits must be a positive integer", field="credits")
         if not isinstance(unit_amount, int) or unit_amount < 0:
-            raise ValueError("unit_amount must be a non-negative integer (minor units)")
+            raise BadRequest("unit_amount must be a non-negative integer (minor units)", field="price")
         if not _CURRENCY.match(currency or ""):
-            raise ValueError("currency must be a three-letter ISO code")
+            raise BadRequest("currency must be a three-letter ISO code", field="currency")
         if not attempt_id or len(attempt_id) > _MAX_IDEMPOTENCY_KEY:
-            raise ValueError("attempt_id must be 1-255 characters")
+            raise BadRequest("attempt_id must be 1-255 characters", field="Idempotency-Key")
         app = self.public_app_url
         params: dict[str, Any] = {
             "mode": "payment",
@@ -381,7 +294,7 @@ class StripeGateway:
             raise _provider_error(e, "create the checkout") from None
         sid, url = session.get("id"), session.get("url")
         if not isinstance(sid, str) or not isinstance(url, str) or not url:
-            raise PaymentProviderError(reason="bad_response")
+            raise PaymentsUnavailable(reason="bad_response")
         return CheckoutSession(id=sid, url=url)
 
     def paid_session(self, session_id: str, *, owner: str | None = None) -> PaidSession:
@@ -394,7 +307,7 @@ class StripeGateway:
         ``unpaid`` (Stripe's fulfillment rule, https://docs.stripe.com/checkout/fulfillment).
         Raises ``CheckoutNotPaid`` (open / expired / processing),
         ``CheckoutNotFound`` (unknown, or not a top-up of this app) or
-        ``PaymentProviderError``."""
+        ``PaymentsUnavailable``."""
         if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
             raise CheckoutNotFound(reason="bad_id")
         try:
@@ -466,8 +379,8 @@ class StripeGateway:
 # -- helpers --------------------------------------------------------------------------
 
 
-def _provider_error(e: stripe.StripeError, action: str) -> PaymentProviderError:
-    """Map a stripe exception to a safe ``PaymentProviderError`` (no Stripe text)."""
+def _provider_error(e: stripe.StripeError, action: str) -> PaymentsUnavailable:
+    """Map a stripe exception to a safe ``PaymentsUnavailable`` (no Stripe text)."""
     kind = type(e).__name__
     request_id = getattr(e, "request_id", None)
     extra: dict[str, Any] = {}
@@ -486,7 +399,7 @@ def _provider_error(e: stripe.StripeError, action: str) -> PaymentProviderError:
             extra["param"] = e.param  # a parameter name, e.g. line_items[0][price_data][currency]
     else:  # stripe.APIError (5xx, unreadable answer) and anything else
         reason, message = "provider_error", f"The payment provider failed to {action}. Please try again."
-    return PaymentProviderError(message, reason=reason, provider_error=kind, provider_request_id=request_id, **extra)
+    return PaymentsUnavailable(message, reason=reason, provider_error=kind, provider_request_id=request_id, **extra)
 
 
 def _int(value: Any) -> int:

@@ -27,13 +27,9 @@ from typing import Any
 
 import stripe
 
-from ..errors import Forbidden, NotFound
+from ..errors import BadRequest, CheckoutNotFound, CheckoutNotPaid, Forbidden, PaymentsUnavailable, SubscriptionNotFound
 from .stripe_gateway import (
-    CheckoutNotFound,
-    CheckoutNotPaid,
     CheckoutSession,
-    PaymentError,
-    PaymentProviderError,
     StripeGateway,
     _provider_error,
 )
@@ -43,7 +39,6 @@ __all__ = [
     "PRORATION_BEHAVIOR",
     "StripeSubscriptions",
     "Subscription",
-    "SubscriptionNotFound",
 ]
 
 # Statuses in which the customer keeps the plan: ``past_due`` is Stripe retrying a
@@ -56,13 +51,6 @@ KIND = "plan"
 _SUB_ID = re.compile(r"^sub_[A-Za-z0-9_]{1,250}$")
 _SESSION_ID = re.compile(r"^cs_[A-Za-z0-9_]{1,250}$")
 _META_KEYS = ("user_id", "plan_id", "registry_version", "tenant")
-
-
-class SubscriptionNotFound(PaymentError, NotFound):
-    """No such subscription, or not a plan subscription of this app."""
-
-    code, http_status = "subscription_not_found", 404
-    default_message = "No such subscription."
 
 
 @dataclass(frozen=True)
@@ -110,9 +98,9 @@ class StripeSubscriptions:
     ) -> CheckoutSession:
         """A ``mode=subscription`` Checkout Session for a monthly price of the plan."""
         if not user_id or not plan_id or not plan_label or not tenant:
-            raise ValueError("user_id, plan_id, plan_label and tenant are required")
+            raise BadRequest("user_id, plan_id, plan_label and tenant are required", field="plan")
         if not isinstance(unit_amount, int) or unit_amount < 0:
-            raise ValueError("unit_amount must be a non-negative integer (minor units)")
+            raise BadRequest("unit_amount must be a non-negative integer (minor units)", field="price")
         meta = _metadata(user_id, plan_id, registry_version, tenant)
         app = self.public_app_url
         params: dict[str, Any] = {
@@ -146,7 +134,7 @@ class StripeSubscriptions:
             raise _provider_error(e, "start the subscription") from None
         sid, url = session.get("id"), session.get("url")
         if not isinstance(sid, str) or not isinstance(url, str) or not url:
-            raise PaymentProviderError(reason="bad_response")
+            raise PaymentsUnavailable(reason="bad_response")
         return CheckoutSession(id=sid, url=url)
 
     def checkout_subscription(self, session_id: str, *, owner: str) -> str:

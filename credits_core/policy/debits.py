@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import keys
-from ..errors import IdempotencyConflict, PaymentRequired, PlanRequired
+from ..errors import IdempotencyConflict, InsufficientCredits, PlanRequired
 from ..models import Account, Balance, DebitResult, Row
 from ..registry import NO_PLAN, Registry
 from ..text import credits_text
@@ -24,7 +24,7 @@ def decide_debit(
     """Charge ``tool_id`` once under ``key``: included credits first, then purchased.
 
     Raises ``UnknownTool``, ``PlanRequired`` (always enforced) or, with
-    ``enforce``, ``PaymentRequired`` carrying required/balance/topUp. In
+    ``enforce``, ``InsufficientCredits`` carrying required/balance/topUp. In
     warn-only mode a short balance writes a zero-delta row with ``shortfall``.
     The balance never goes negative.
     """
@@ -46,7 +46,7 @@ def decide_debit(
         row = new_row(acc, keys.debit_name(key), "debit", -cost, -from_included, now, **common, balanceAfter=after.to_dict())
         return Decision([row], DebitResult(row=row, balance=after))
     if enforce:
-        raise PaymentRequired(
+        raise InsufficientCredits(
             f"{tool.label} costs {credits_text(cost)} and your balance is {credits_text(bal.total)}",
             tool=tool.id, required=cost, balance=bal.to_dict(), topUp=top_up or {},
         )

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import TypeVar
 
-from ..errors import Conflict
+from ..errors import StateConflict
 from ..models import Account, Row
 from ..policy.ledger import Decision, Lookup
 from .base import DailyTotal, RowFilter, ToolUsage, append_all
@@ -38,10 +38,10 @@ class MemoryStore:
             decision = decide(acc, self.find)
             rows = append_all(decision.rows)
             if any(r.name in self._by_name for r in rows):
-                raise Conflict("that ledger row already exists; nothing was written")
+                raise StateConflict("that ledger row already exists; nothing was written")
             after = acc.with_rows(rows)
             if after.balance.included < 0 or after.balance.purchased < 0:
-                raise Conflict("that change would take a balance below zero; nothing was written")
+                raise StateConflict("that change would take a balance below zero; nothing was written")
             for row in rows:
                 self._rows.append(row)
                 self._by_name[row.name] = row

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import ConfigError, Conflict, CreditsError, LedgerUnavailable
+from ..errors import ConfigError, CreditsError, LedgerUnavailable, StateConflict
 from ..models import Account, Balance, Row
 from ..policy.ledger import Decision, Lookup
 from .base import DailyTotal, RowFilter, ToolUsage, append_all
@@ -265,10 +265,10 @@ def _describe(exc: sqlite3.Error) -> CreditsError:
     if isinstance(exc, sqlite3.IntegrityError):
         detail = str(exc)
         if "included" in detail or "purchased" in detail:
-            return Conflict("that change would take a balance below zero; nothing was written")
+            return StateConflict("that change would take a balance below zero; nothing was written")
         if "UNIQUE" in detail:
-            return Conflict("that ledger row already exists; nothing was written")
-        return Conflict("the ledger refused that row; nothing was written")
+            return StateConflict("that ledger row already exists; nothing was written")
+        return StateConflict("the ledger refused that row; nothing was written")
     text = str(exc).lower()
     if "readonly" in text or "read-only" in text:
         reason = "the ledger file is read-only"
