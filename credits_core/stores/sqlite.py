@@ -144,6 +144,17 @@ class SqliteStore:
             )
             return [_to_row(r) for r in cur]
 
+    def iter_rows(self, where: RowFilter = RowFilter(), *, batch: int = 5000) -> Iterator[Row]:
+        """Rows matching ``where`` in append order (oldest first), read ``batch`` at a time."""
+        sql, args = _where(where)
+        with _mapped():
+            cur = self._conn().cursor()
+            cur.execute(f"SELECT {_ROW_COLS} FROM ledger {sql} ORDER BY id", args)
+            loads, parse = json.loads, datetime.fromisoformat
+            while chunk := cur.fetchmany(batch):
+                for r in chunk:
+                    yield Row(r[0], r[1], r[2], r[3], r[4], parse(r[5]).replace(tzinfo=UTC), loads(r[6]))
+
     def daily_totals(self, where: RowFilter = RowFilter()) -> list[DailyTotal]:
         sql, args = _where(where)
         with _mapped():
