@@ -54,6 +54,24 @@ def _checkout_return(ui: UiSession) -> None:
     flash.push_and_rerun("success", f"Payment received: **+{credits:,} credits**. New balance **{total:,}**.")
 
 
+def _runway_block(ui: UiSession) -> None:
+    """≈ days left at the recent pace, and a notice when under three days; nothing without history."""
+    runway, _ = capture(ui.service.runway, ui.user_id)
+    if runway is None:
+        return
+    if runway.short:
+        st.warning(
+            f"Your credits may run out soon: {runway.text()}. Top up below to keep going.",
+            icon=":material/hourglass_bottom:",
+        )
+    else:
+        st.caption(
+            f":material/hourglass_top: {runway.text()}"
+            + (f", counting the next monthly grant of {runway.next_grant:,}" if runway.next_grant else "")
+            + "."
+        )
+
+
 def _credits_block(state: CreditsState, plan_label: str) -> None:
     st.subheader("Credits", anchor="credits")
     c1, c2, c3, c4 = st.columns(4)
@@ -240,6 +258,7 @@ def render() -> None:
     except Exception:
         plan_label = state.plan
     _credits_block(state, plan_label)
+    _runway_block(ui)
     left, right = st.columns([1, 1], gap="large")
     with left:
         _plan_block(ui, state)

@@ -112,7 +112,7 @@ def estimate(
     total = sum(daily)
     if total <= 0:
         return None
-    rate = total / span
+    rate = total / days
     weekly = sorted(sum(daily[i : i + WEEK]) / WEEK for i in range(0, max(1, days - WEEK + 1)))
     fast = max(rate, _quantile(weekly, HIGH_Q))
     slow = min(rate, _quantile(weekly, LOW_Q))
