@@ -11,6 +11,7 @@ from credits_core.models import CreditsState
 from credits_ui import flash
 from credits_ui.components import topup
 from credits_ui.components.errors import attempt, capture, friendly_message
+from credits_ui.components.scenarios import FAIL_KEY
 from credits_ui.fmt import money
 from credits_ui.layout import page_header, page_session
 from credits_ui.main import run_page
@@ -169,6 +170,12 @@ def _topup_block(ui: UiSession) -> None:
                 if action.button(
                     "Buy (DEMO)", key=f"cz_buy_{pack.id}", icon=":material/add_shopping_cart:", width="stretch"
                 ):
+                    if st.session_state.pop(FAIL_KEY, False):  # the "payment that fails" scenario
+                        flash.push_and_rerun(
+                            "error",
+                            f"Payment declined (DEMO: the card was declined). Nothing was charged and no credits "
+                            f"were added for {pack.label}; try again to buy it.",
+                        )
                     result = attempt(topup.demo_purchase, ui.service, ui.user_id, pack.id)
                     if result is not None:
                         flash.push_and_rerun(
