@@ -269,7 +269,7 @@ class CreditsService:
             candidate = candidate.with_default_plan(self.starter_plan)
         where = RowFilter(until=until)
         total = count_rows(self.store, where) if progress is not None else 0
-        return replay(iter_rows(self.store, where), baseline, candidate, since, until, total=total, progress=progress)
+        return replay(iter_rows(self.store, where, light=True), baseline, candidate, since, until, total=total, progress=progress)
 
     def runway(self, user_id: str, *, holds: int = 0):  # -> credits_core.insights.Runway | None
         """Days the user's balance lasts at their recent pace, or ``None`` with too little history.
@@ -284,7 +284,7 @@ class CreditsService:
         acc = acc.with_rows(rollover_rows(acc, reg, now))
         plan = current_plan(acc, reg)
         where = RowFilter(user_id=user_id, kinds=("debit", "refund"), since=now - timedelta(days=LOOKBACK_DAYS))
-        usage = usage_of(iter_rows(self.store, where))
+        usage = usage_of(iter_rows(self.store, where, light=True))
         return estimate(usage, acc.balance, plan.monthly_included, plan.soft_cap, now, holds=holds)
 
     # -- composition -------------------------------------------------------

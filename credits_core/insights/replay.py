@@ -71,6 +71,7 @@ class _User:
     cand: _Side
     month_end: datetime | None = None
     month: str = ""
+    default: str | None = None  # the plan in force without a plan row, from the grant rows
     plans: dict[str, set[str]] = field(default_factory=dict)  # month → plans held (same on both sides)
 
 
@@ -146,20 +147,20 @@ def _step(u: _User, row: Row, base: _Prices, cand: _Prices, upgrades: set[str]) 
     """Apply one ledger row to both sides of ``u``."""
     at = row.created_at
     if u.month_end is None or at >= u.month_end:
-        _new_month(u, at, cand)
+        _new_month(u, row, cand)
     a, c, kind, meta = u.actual, u.cand, row.kind, row.meta
+    delta, inc_delta = row.delta, row.included_delta
     # The actual side is the ledger itself.
-    a.inc += row.included_delta
-    a.pur += row.delta - row.included_delta
-    if kind == "debit":
+    a.inc += inc_delta
+    a.pur += delta - inc_delta
+    if kind == "debit":  # the hot path: kept flat
         tool = meta.get("tool", "")
-        recorded = int(meta.get("cost", -row.delta))
-        a.out.charged -= row.delta
-        if meta.get("shortfall"):
-            _short(a, u.month, int(meta["shortfall"]), at)
-        cost = cand.cost[tool] if tool in cand.changed else recorded
-        gate = cand.gate.get(tool)
-        if gate is not None and gate > cand.rank(c.acc.plan):
+        short = meta.get("shortfall")
+        a.out.charged -= delta
+        if short:
+            _short(a, u.month, short, at)
+        cost = cand.cost[tool] if tool in cand.changed else meta.get("cost", -delta)
+        if tool in cand.gate and cand.gate[tool] > cand.rank(c.acc.plan or u.default):
             c.out.blocked += 1
             return
         part = split_cost(c.inc, c.pur, cost)
@@ -170,7 +171,8 @@ def _step(u: _User, row: Row, base: _Prices, cand: _Prices, upgrades: set[str]) 
         c.inc -= part
         c.pur -= cost - part
         c.out.charged += cost
-        c.charges[row.name] = (part, cost - part)
+        if part != -inc_delta or cost != -delta:  # a refund returns what the candidate charged
+            c.charges[row.name] = (part, cost - part)
     elif kind == "refund":
         a.out.charged += row.delta
         inc, pur = c.charges.pop(meta.get("refundOf", ""), (row.included_delta, row.delta - row.included_delta))
@@ -194,7 +196,8 @@ def _step(u: _User, row: Row, base: _Prices, cand: _Prices, upgrades: set[str]) 
             def lookup(name: str) -> Row | None:  # the plan row itself is new; upgrades may exist
                 return row if name in upgrades else None
 
-            decision = plan_change_rows(c.account(), cand.reg, plan_id, row.name.split("|", 3)[-1], at, lookup)
+            reg = cand.reg if u.default is None else cand.reg.with_default_plan(u.default)
+            decision = plan_change_rows(c.account(), reg, plan_id, row.name.split("|", 3)[-1], at, lookup)
             upgrades.update(r.name for r in decision.rows if r.kind == "upgrade")
             c.out.trimmed -= sum(r.delta for r in decision.rows if r.kind == "trim")
             c.fold(decision.rows)
@@ -206,21 +209,31 @@ def _step(u: _User, row: Row, base: _Prices, cand: _Prices, upgrades: set[str]) 
         c.pur += row.delta - row.included_delta
 
 
-def _new_month(u: _User, at: datetime, cand: _Prices) -> None:
-    """The first row of a calendar month: the candidate's own grant (and cap trim)."""
-    rows = rollover_rows(u.cand.account(), cand.reg, at)
+def _new_month(u: _User, row: Row, cand: _Prices) -> None:
+    """The first row of a calendar month: the candidate's own grant (and cap trim).
+
+    A user with no plan row was on the default plan *of the time*, which the
+    ledger's grant row records: that plan stays in force (not today's starter plan).
+    """
+    at = row.created_at
+    if row.kind == "grant" and u.actual.acc.plan is None and _has_plan(cand.reg, row.meta.get("plan", "")):
+        u.default = row.meta["plan"]
+    reg = cand.reg if u.default is None else cand.reg.with_default_plan(u.default)
+    rows = rollover_rows(u.cand.account(), reg, at)
     u.cand.out.trimmed -= sum(r.delta for r in rows if r.kind == "trim")
     u.cand.fold(rows)
     u.month = f"{at.year:04d}-{at.month:02d}"
     u.month_end = month_start_after(at)
-    u.plans.setdefault(u.month, set()).add(u.actual.acc.plan or cand.reg.default_plan)
+    u.plans.setdefault(u.month, set()).add(u.actual.acc.plan or u.default or cand.reg.default_plan)
 
 
 def _short(side: _Side, month: str, credits: int, at: datetime) -> None:
-    side.out.shortfall += credits
-    side.short_by_month[month] = side.short_by_month.get(month, 0) + credits
-    if side.out.run_out is None:
-        side.out.run_out = date(at.year, at.month, at.day)
+    out = side.out
+    out.shortfall += credits
+    by_month = side.short_by_month
+    by_month[month] = by_month.get(month, 0) + credits
+    if out.run_out is None:
+        out.run_out = date(at.year, at.month, at.day)
 
 
 def _finish(u: _User, base: _Prices, cand: _Prices) -> UserReplay:
@@ -228,7 +241,8 @@ def _finish(u: _User, base: _Prices, cand: _Prices) -> UserReplay:
         side.out.end = Balance(side.inc, side.pur)
         side.out.subscription = sum(max(prices.price(p) for p in held) for held in u.plans.values())
         side.out.cover = sum(_cover(short, prices.reg) for short in side.short_by_month.values())
-    return UserReplay(u.user_id, u.actual.acc.plan or base.reg.default_plan, len(u.plans), u.actual.out, u.cand.out)
+    plan = u.actual.acc.plan or u.default or base.reg.default_plan
+    return UserReplay(u.user_id, plan, len(u.plans), u.actual.out, u.cand.out)
 
 
 def _cover(shortfall: int, reg: Registry) -> int:

@@ -109,15 +109,16 @@ def append_all(rows: Iterable[Row]) -> list[Row]:
     return out
 
 
-def iter_rows(store: LedgerStore, where: RowFilter = RowFilter()) -> Iterator[Row]:
+def iter_rows(store: LedgerStore, where: RowFilter = RowFilter(), *, light: bool = False) -> Iterator[Row]:
     """Rows matching ``where`` oldest first, streamed when the store can (``iter_rows``).
 
     Streaming is an optional capability: SQLite and memory stream; a store
     without it (Odoo today) falls back to one ``rows`` read, reversed.
+    ``light`` lets a store give covered debits only ``{"tool", "cost"}`` as meta.
     """
     stream = getattr(store, "iter_rows", None)
     if stream is not None:
-        return stream(where)
+        return stream(where, light=light)
     return reversed(store.rows(where))
 
 

@@ -58,8 +58,8 @@ class MemoryStore:
         out = [r for r in reversed(source) if _matches(r, where)]
         return out[:limit] if limit is not None else out
 
-    def iter_rows(self, where: RowFilter = RowFilter()) -> Iterator[Row]:
-        """Rows matching ``where`` in append order (oldest first)."""
+    def iter_rows(self, where: RowFilter = RowFilter(), *, light: bool = False) -> Iterator[Row]:
+        """Rows matching ``where`` in append order (oldest first); ``light`` changes nothing here."""
         source = self._by_user.get(where.user_id, []) if where.user_id else self._rows
         return (r for r in list(source) if _matches(r, where))
 

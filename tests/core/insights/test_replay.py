@@ -56,6 +56,9 @@ def test_unchanged_price_list_reproduces_every_end_balance(tmp_path: Path, kind:
     assert seen and seen[-1][0] == report.rows
     whole = service.replay((datetime(2020, 1, 1, tzinfo=UTC), NOV[1]))
     assert all(u.matches for u in whole.users)
+    # A server whose starter plan is now "none" still reproduces history written under Base.
+    paid = CreditsService(store, service.registries, clock=FixedClock(END), starter_plan="none")
+    assert all(u.matches for u in paid.replay(NOV).users)
     trimmed = next(u for u in report.users if u.user_id == "user_0003")
     assert trimmed.actual.trimmed > 0
 
