@@ -132,11 +132,11 @@ def run_out_chart(report: ReplayReport) -> alt.Chart:
         alt.Chart(pd.DataFrame(data, columns=["day", "side"]))
         .mark_bar()
         .encode(
-            x=alt.X("day:T", title="Day they first run out (UTC)"),
+            x=alt.X("day:O", title="Day they first run out (UTC)", axis=alt.Axis(labelAngle=-30)),
             y=alt.Y("count():Q", title="Users"),
             color=alt.Color("side:N", title=None, scale=alt.Scale(domain=["Actual", "Candidate"], range=["#9AA5B1", "#D64545"])),
             xOffset=alt.XOffset("side:N"),
-            tooltip=[alt.Tooltip("day:T", title="Day"), "side:N", alt.Tooltip("count():Q", title="Users")],
+            tooltip=[alt.Tooltip("day:O", title="Day"), "side:N", alt.Tooltip("count():Q", title="Users")],
         )
         .properties(height=280, title="Users who run out, by day")
     )

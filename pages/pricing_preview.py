@@ -367,7 +367,16 @@ def _replay_result(report, labels: dict[str, str]) -> None:
     m4.metric("Same end balance", f"{matched:,} / {len(report.users):,}", border=True,
               help="Users whose end-of-window balance is unchanged under the candidate")
     summary = replay_view.summary_frame(report, labels)
-    st.dataframe(summary, hide_index=True, key="cz_replay_summary")
+    st.dataframe(
+        summary,
+        hide_index=True,
+        key="cz_replay_summary",
+        column_config={
+            col: st.column_config.NumberColumn(col.replace(" $", ""), format="dollar")
+            for col in summary.columns
+            if " $" in col
+        },
+    )
     left, right = st.columns(2)
     left.altair_chart(replay_view.revenue_chart(report, labels))
     right.altair_chart(replay_view.run_out_chart(report))

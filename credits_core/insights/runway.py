@@ -3,8 +3,8 @@
 Pace = credits the user's tool uses cost per day over the last
 ``LOOKBACK_DAYS`` (warn-only uses that were not charged count: they are
 demand; refunds are taken off). The range comes from the day-to-day
-variability: the pace of each rolling ``WEEK``-day stretch, its
-``LOW_Q``/``HIGH_Q`` quantiles giving the slow and fast ends. The balance
+variability: the pace of each rolling ``WEEK``-day stretch, the slowest
+and the fastest of them (``LOW_Q``/``HIGH_Q`` quantiles) giving the ends. The balance
 is drawn down continuously, included credits first; on each 1st (UTC) the
 next monthly grant is added, capped by the soft cap (rule 1). Active holds
 are taken off the start (``holds``; holds are not implemented yet, so the
@@ -27,7 +27,7 @@ LOOKBACK_DAYS = 28
 WEEK = 7
 MIN_DAYS = 7
 MIN_USES = 5
-LOW_Q, HIGH_Q = 0.1, 0.9
+LOW_Q, HIGH_Q = 0.0, 1.0  # slowest and fastest week (0.1/0.9 covered 80 % in the back-test, this 86 %)
 HORIZON_MONTHS = 12
 NOTICE_DAYS = 3
 
