@@ -162,6 +162,7 @@ def _step(u: _User, row: Row, base: _Prices, cand: _Prices, upgrades: set[str]) 
         cost = cand.cost[tool] if tool in cand.changed else meta.get("cost", -delta)
         if tool in cand.gate and cand.gate[tool] > cand.rank(c.acc.plan or u.default):
             c.out.blocked += 1
+            c.charges[row.name] = (0, 0)
             return
         part = split_cost(c.inc, c.pur, cost)
         if part is None:
