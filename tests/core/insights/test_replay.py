@@ -110,9 +110,13 @@ def test_a_planted_price_change_moves_the_figures_by_hand() -> None:
 
 def test_a_gate_moved_up_blocks_uses_and_a_window_must_be_ordered() -> None:
     service = _hand_ledger()
+    service.clock = FixedClock(datetime(2026, 11, 4, 10, tzinfo=UTC))
+    service.refund("u-0", "provider failure")  # refunds a use the candidate blocks: nothing to return
     candidate = _patched({"tools": [{"id": "ask_ai", "minPlan": "intelligence"}]})
     report = service.replay(NOV, candidate)
     assert {u.user_id: u.candidate.blocked for u in report.users} == {"u": 10, "v": 30}
+    u = next(x for x in report.users if x.user_id == "u")
+    assert u.actual.end == Balance(91, 100) and u.candidate.end == Balance(100, 100)
     with pytest.raises(Exception, match="window"):
         service.replay((NOV[1], NOV[0]))
 
