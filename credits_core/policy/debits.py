@@ -40,8 +40,8 @@ def decide_debit(
     bal = acc.balance
     cost = tool.credits
     common = dict(tool=tool.id, cost=cost, registryVersion=registry.version, plan=plan.id, month=acc.month)
-    if cost <= bal.total:
-        from_included = min(cost, bal.included)
+    from_included = split_cost(bal.included, bal.purchased, cost)
+    if from_included is not None:
         after = Balance(bal.included - from_included, bal.purchased - (cost - from_included))
         row = new_row(acc, keys.debit_name(key), "debit", -cost, -from_included, now, **common, balanceAfter=after.to_dict())
         return Decision([row], DebitResult(row=row, balance=after))
@@ -55,6 +55,13 @@ def decide_debit(
         **common, shortfall=cost, warning=WARN_ONLY, balanceAfter=bal.to_dict(),
     )
     return Decision([row], DebitResult(row=row, balance=bal, warning=WARN_ONLY))
+
+
+def split_cost(included: int, purchased: int, cost: int) -> int | None:
+    """The part of ``cost`` taken from the included bucket (spent first), or ``None`` when not covered."""
+    if cost > included + purchased:
+        return None
+    return min(cost, included)
 
 
 def replay_debit(existing: Row, user_id: str, tool_id: str, refund: Row | None = None) -> DebitResult:
