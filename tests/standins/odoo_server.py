@@ -672,6 +672,7 @@ class LeadTable:
         self.lock = threading.RLock()
         self.rows: dict[int, dict] = {}
         self.next_id = 1
+        self.gates: list[Gate] = []  # creates to hold between drawing their ids and committing
 
     @contextlib.contextmanager
     def transaction(self):
@@ -862,8 +863,16 @@ class LeadTable:
             self.next_id += 1
             if row["name"] is None:
                 raise _not_null_or_fk_error("not null", "name")
-            self.rows[row["id"]] = row
             ids.append(row["id"])
+        gate = self.gates.pop(0) if self.gates else None
+        if gate is not None:  # ids drawn, rows not visible yet: a transaction still in flight in Postgres
+            self.lock.release()
+            try:
+                gate.pause()
+            finally:
+                self.lock.acquire()
+        for row in rows:
+            self.rows[row["id"]] = row
         return ids
 
     def _existing(self, env: Env, ids: Any) -> list[int]:
@@ -1220,6 +1229,26 @@ METHODS = {
 # ---------------------------------------------------------------------------
 # Fault injection
 # ---------------------------------------------------------------------------
+
+
+class Gate:
+    """A test hook that holds one request at a point until released (``hold``)."""
+
+    def __init__(self, timeout_s: float = 60.0) -> None:
+        self.reached = threading.Event()
+        self._go = threading.Event()
+        self.timeout_s = timeout_s
+
+    def pause(self) -> None:
+        self.reached.set()
+        self._go.wait(self.timeout_s)
+
+    def release(self) -> None:
+        self._go.set()
+
+    def wait_reached(self, timeout_s: float = 30.0) -> None:
+        if not self.reached.wait(timeout_s):
+            raise TimeoutError("the held request never arrived")
 
 
 class FaultPlan:
@@ -1733,6 +1762,7 @@ class FakeOdoo:
         self._latency = 0.0
         self._calls: list[tuple[str, str]] = []
         self._lock = threading.Lock()
+        self._answer_gates: list[Gate] = []
         self._server: LoopbackServer | None = None
         self.url = ""
 
@@ -1800,6 +1830,19 @@ class FakeOdoo:
         """
         self.faults.set(fault, rate, methods, seed, times, hang_s)
 
+    def hold_create(self, *, committed: bool) -> Gate:
+        """Hold the next ``create``: before its rows become visible (``committed=False``: its ids are drawn,
+        as Odoo draws them from a sequence before the commit), or after the commit, before its answer
+        goes out (``committed=True``: a writer that has not verified yet). ``release()`` lets it go."""
+        gate = Gate()
+        if committed:
+            with self._lock:
+                self._answer_gates.append(gate)
+        else:
+            with self.app.table.lock:
+                self.app.table.gates.append(gate)
+        return gate
+
     def set_api_key(self, api_key: str) -> None:
         """Replace the API key (the old one is then refused: a revoked key)."""
         self.app.api_key = api_key
@@ -1858,6 +1901,11 @@ class FakeOdoo:
         reply = self.app.handle(verb, path, headers, body)
         if fault == "drop_after_commit" or self.stopped.is_set():
             raise Dropped
+        if method == "create" and reply.status == 200:
+            with self._lock:
+                gate = self._answer_gates.pop(0) if self._answer_gates else None
+            if gate is not None:
+                gate.pause()
         return reply
 
     def _fault_reply(self, protocol: str, path: str, body: bytes, error: OdooError) -> Reply:
