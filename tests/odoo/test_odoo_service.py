@@ -120,12 +120,13 @@ def test_a_stale_per_process_copy_never_changes_what_is_charged(service, store, 
     service.state("u")
     service.debit("u", "ask_ai", "a1")  # this process now holds a verified copy of the account (99)
     other.debit("u", "comps_report", "b1")  # another process changes it (96)
-    kept = service.debit("u", "ask_ai", "a2")  # decided on the copy: charges what a fresh view would
+    kept = service.debit("u", "ask_ai", "a2")  # decided on the copy: withdrawn (stale base), decided again
     assert kept.row.delta == -1 and assert_consistent(store, "u").balance == Balance(95, 0)
-    assert kept.balance == Balance(98, 0)  # its answer missed b1 (documented); replays give the same
+    assert kept.balance == Balance(95, 0)  # the ledger's balance after it (issue 12 item 5)
     assert other.debit("u", "ask_ai", "a2").balance == kept.balance
     assert service.debit("u", "ask_ai", "a3").balance == Balance(94, 0)  # contention seen: fresh views now
-    assert all(r["active"] for r in fake.rows(active_test=False))
+    archived = [r["name"] for r in fake.rows(active_test=False) if not r["active"]]
+    assert archived == ["CZ_SMCR|debit|a2"]  # the copy's attempt, withdrawn before anyone could replay it
 
 
 def test_a_stale_copy_that_would_overdraw_is_withdrawn_and_decided_again(service, store, make_store, clock, fake):
