@@ -559,6 +559,7 @@ SCENARIOS: dict[str, Callable[[Path, ClerkStandIn, bool], Outcome]] = {
     "racers-odoo": racers_odoo,
     "sigkill": sigkill_during_load,
     "odoo-faults": odoo_faults,
+    "odoo-replays": __import__("bench.reliability_odoo").reliability_odoo.replay_vs_withdrawal,
     "bad-inputs": bad_inputs,
     "disk-full": disk_full,
     "read-only": read_only,

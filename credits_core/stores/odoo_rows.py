@@ -27,8 +27,9 @@ Field mapping — every field a stored column of ``crm.lead`` in Odoo 19
 * ``street`` — tool of a debit / refund (top tools group on it).
 * ``zip`` — state rows only: JSON of the meta keys the account fold reads
   (``month``, ``plan``, ``peak``).
-* ``street2`` — JSON ``{"meta": <row meta>, "txn": <write token>}`` (plain
-  char: exact round trip).
+* ``street2`` — JSON ``{"meta": <row meta>, "txn": <write token>, "base":
+  <the account the write was decided on>}`` (plain char: exact round trip;
+  ``odoo_fold.py`` judges rows with it).
 * ``active`` — the ledger is the set of active rows; compensation archives.
 
 Not used: ``description`` (HTML, rewritten), ``recurring_revenue`` (behind
@@ -134,8 +135,9 @@ def check_row(row: Row, user_id: str) -> None:
         raise RowShapeError("user ids may not contain '|'")
 
 
-def to_vals(row: Row, txn: str) -> dict[str, Any]:
-    """``crm.lead`` values of ``row``; ``txn`` marks the write that created it."""
+def to_vals(row: Row, txn: str, base: list[Any] | None = None) -> dict[str, Any]:
+    """``crm.lead`` values of ``row``; ``txn`` marks the write that created it, ``base`` the account
+    it was decided on (``odoo_fold.base_of``)."""
     created = row.created_at.astimezone(UTC)
     tool = row.meta.get("tool")
     return {
@@ -150,7 +152,11 @@ def to_vals(row: Row, txn: str) -> dict[str, Any]:
         "city": created.strftime("%Y-%m-%d"),
         "street": str(tool) if tool is not None else False,
         "zip": state_info(row.meta) if row.kind in STATE_KINDS else False,
-        "street2": json.dumps({"meta": row.meta, "txn": txn}, sort_keys=True, separators=(",", ":")),
+        "street2": json.dumps(
+            {"meta": row.meta, "txn": txn, **({"base": base} if base is not None else {})},
+            sort_keys=True,
+            separators=(",", ":"),
+        ),
     }
 
 
