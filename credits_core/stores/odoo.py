@@ -87,7 +87,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from ..errors import ConfigError, Conflict, CreditsError, LedgerUnavailable, PaymentRequired
+from ..errors import ConfigError, CreditsError, InsufficientCredits, LedgerUnavailable, StateConflict
 from ..models import Account, Row
 from ..policy.ledger import Decision, Lookup
 from .base import DailyTotal, RowFilter, ToolUsage, append_all
@@ -374,7 +374,7 @@ class OdooStore:
                 try:
                     decision = decide(view.account, lookup)
                 except CreditsError as exc:
-                    short = isinstance(exc, PaymentRequired)  # confirmed on a settled, canonical re-read
+                    short = isinstance(exc, InsufficientCredits)  # confirmed on a settled, canonical re-read
                     again = self._confirm(view, settle=short) if view.cached or short else None
                     if again is None:
                         raise
@@ -395,7 +395,7 @@ class OdooStore:
                     view.cached = False
                 try:
                     self._precheck(user_id, view, rows, lookup)
-                except Conflict:
+                except StateConflict:
                     again = self._confirm(view) if view.cached else None
                     if again is None:
                         raise
@@ -419,12 +419,12 @@ class OdooStore:
         for row in rows:
             exists = view.has_key(row.name) and lookup(row.name) is not None if row.kind in STATE_KINDS else False
             if exists or lookup.known(row.name) is not None or (row.user_id != user_id and self._find(row.name)):
-                raise Conflict("that ledger row already exists; nothing was written")
+                raise StateConflict("that ledger row already exists; nothing was written")
         for row in rows:
             check_row(row, user_id)
         after = view.account.with_rows(rows)
         if after.balance.included < 0 or after.balance.purchased < 0:
-            raise Conflict("that change would take a balance below zero; nothing was written")
+            raise StateConflict("that change would take a balance below zero; nothing was written")
 
     def _write(self, view: _View, rows: list[Row]) -> _Outcome:
         """Create, wait for lower ids still in flight, verify; withdraw our rows unless accepted."""

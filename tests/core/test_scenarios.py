@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from credits_core import CreditsService, FixedClock, MemoryStore, OffsetClock
-from credits_core.errors import BadRequest, PaymentRequired
+from credits_core.errors import BadRequest, InsufficientCredits
 from credits_core.registry import MemoryRegistryRepository
 from credits_core.scenarios import SCENARIOS, apply, current_state, decode, encode, rebuild
 
@@ -34,7 +34,7 @@ def test_one_left_blocks_the_second_question() -> None:
     service = demo()
     apply(service, "d", "one_left")
     service.debit("d", "ask_ai", "q1")
-    with pytest.raises(PaymentRequired):
+    with pytest.raises(InsufficientCredits):
         service.debit("d", "ask_ai", "q2")
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from credits_core.errors import IdempotencyConflict, PaymentRequired
+from credits_core.errors import IdempotencyConflict, InsufficientCredits
 from credits_core.models import Balance, Row
 from credits_core.stores.odoo import OdooStore
 from credits_core.stores.odoo_rows import to_vals
@@ -123,7 +123,7 @@ def test_a_concurrent_debit_that_overspends_sends_ours_back_to_decide(service, s
     other = Row("CZ_SMCR|debit|other", "u", "debit", -2, -2, T0, {"tool": "ask_ai", "cost": 2})
     before_create(store, lambda: fake.insert(to_vals(other, "racer")))  # a lower id, committed first
     if enforce:
-        with pytest.raises(PaymentRequired):
+        with pytest.raises(InsufficientCredits):
             service.debit("u", "comps_report", "k1")
         assert active(fake) == []
     else:  # warn-only: allowed, nothing charged

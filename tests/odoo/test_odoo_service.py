@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from credits_core import CreditsService, FixedClock, MemoryStore
-from credits_core.errors import CreditsError, IdempotencyConflict, PaymentRequired, PlanRequired
+from credits_core.errors import CreditsError, IdempotencyConflict, InsufficientCredits, PlanRequired
 from credits_core.models import Balance
 from credits_core.registry import MemoryRegistryRepository
 from tests.core.conftest import T0
@@ -81,7 +81,7 @@ def test_plan_required_and_insufficient_credits_write_nothing(service, store, fa
     for i in range(balance // 25):
         service.debit("u", "portfolio_scan", f"scan-{i}")
     before = fake.rows(active_test=False)
-    with pytest.raises(PaymentRequired) as info:
+    with pytest.raises(InsufficientCredits) as info:
         service.debit("u", "portfolio_scan", "one-too-many")
     assert info.value.details["required"] == 25 and info.value.details["topUp"]["packs"]
     assert info.value.details["balance"]["total"] == balance % 25

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from credits_core.errors import Conflict, PaymentRequired
+from credits_core.errors import InsufficientCredits, StateConflict
 from credits_core.models import Account, Balance, Row
 from credits_core.policy.ledger import Decision
 from credits_core.stores import DailyTotal, LedgerStore, RowFilter, SqliteStore, ToolUsage
@@ -107,7 +107,7 @@ def test_a_decision_without_rows_writes_nothing(store):
     assert store.accounts() == [] and store.rows() == []
 
 
-@pytest.mark.parametrize("error", [PaymentRequired("no"), ValueError("boom"), KeyboardInterrupt()])
+@pytest.mark.parametrize("error", [InsufficientCredits("no"), ValueError("boom"), KeyboardInterrupt()])
 def test_decide_raising_writes_nothing(store, error):
     append(store, "u", grant("u"))
     before = (store.rows(), store.account("u"), store.accounts())
@@ -128,9 +128,9 @@ def test_decide_raising_writes_nothing(store, error):
 def test_a_row_name_is_never_stored_twice(store):
     append(store, "u", grant("u"))
     before = store.rows()
-    with pytest.raises(Conflict):
+    with pytest.raises(StateConflict):
         append(store, "u", debit("new", "u", "ask_ai", 1), grant("u"))  # second row exists already
-    with pytest.raises(Conflict):
+    with pytest.raises(StateConflict):
         append(store, "v", grant("u"))  # another user, same name
     assert store.rows() == before and store.account("v") == Account("v")
     assert store.account("u").balance == Balance(100, 0)
@@ -150,7 +150,7 @@ def test_concurrent_transacts_never_both_spend_the_same_balance(store):
 
     def spend(acc, lookup):
         if acc.balance.total < 1:
-            raise PaymentRequired("empty")
+            raise InsufficientCredits("empty")
         with lock:
             n = next(counter)
         return Decision([debit(f"t{n}", "u", "ask_ai", 1)], None)
@@ -159,7 +159,7 @@ def test_concurrent_transacts_never_both_spend_the_same_balance(store):
         for _ in range(12):
             try:
                 store.transact("u", spend)
-            except PaymentRequired:
+            except InsufficientCredits:
                 pass
             except BaseException as exc:  # pragma: no cover - reported below
                 errors.append(exc)
@@ -284,10 +284,10 @@ def test_account_is_one_cheap_read(store):
 def test_a_balance_never_goes_below_zero(store):
     append(store, "u", grant("u", amount=5), topup("cs", "u", 5))
     before = store.rows()
-    with pytest.raises(Conflict) as info:
+    with pytest.raises(StateConflict) as info:
         append(store, "u", debit("k1", "u", "ask_ai", 6))  # included would be -1
     assert "below zero" in info.value.message
-    with pytest.raises(Conflict):
+    with pytest.raises(StateConflict):
         append(store, "u", debit("k2", "u", "ask_ai", 6, from_included=0))  # purchased would be -1
     assert store.rows() == before and store.account("u").balance == Balance(5, 5)
 
