@@ -33,7 +33,7 @@ def replay_vs_withdrawal(tmp: Path, clerk: Any, quick: bool) -> Any:
     count = 200 if quick else 1000
     keys = [f"rw-{i}" for i in range(count)]
     user = "replay_user"
-    with FakeOdoo(lifetime_s=900) as odoo:
+    with FakeOdoo(lifetime_s=2400) as odoo:  # a loaded 2-core machine took 16 min
         store = OdooStore(odoo.url, "credits", "admin", "test-api-key")
         service = CreditsService(store, MemoryRegistryRepository(), clock=FixedClock(datetime.fromisoformat(AT)))
         service.top_up(user, "pack_100", "cs_replay", credits=count // 2, price=1, currency="usd")
