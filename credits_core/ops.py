@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from .models import Account, Row
+from .models import LEDGER_USER, Account, Row
 from .registry import Registry
 from .stores.base import DailyTotal, ToolUsage
 
@@ -35,6 +35,7 @@ def balances_frame(accounts: Iterable[Account], registry: Registry) -> pd.DataFr
             "total": a.balance.total,
         }
         for a in accounts
+        if a.user_id != LEDGER_USER
     ]
     return pd.DataFrame(records, columns=["userId", "plan", "included", "purchased", "total"])
 

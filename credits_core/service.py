@@ -12,14 +12,14 @@ from __future__ import annotations
 import contextlib
 import operator
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
 from . import keys
 from .clock import Clock, SystemClock, month_of
 from .errors import BadRequest, NotFound, UnknownPack
-from .models import Account, CreditsState, DebitResult, PlanChange, RefundResult, Row, TopUpResult
+from .models import LEDGER_USER, Account, CreditsState, DebitResult, PlanChange, RefundResult, Row, TopUpResult
 from .policy import (
     ChargeState,
     Settlement,
@@ -31,6 +31,7 @@ from .policy import (
     rollover_rows,
     settle_topup_rows,
 )
+from .policy.checkpoints import checkpoint_rows
 from .policy.grants import current_plan
 from .policy.ledger import Decision, Lookup
 from .registry import MemoryRegistryRepository, Pack, Registry, RegistryRepository
@@ -294,6 +295,28 @@ class CreditsService:
     def export_rows(self, where: RowFilter = RowFilter()) -> list[Row]:
         """Every row matching ``where``, newest first (exports)."""
         return self.store.rows(where)
+
+    def iter_rows(self, batch: int = 1000) -> Iterator[Row]:
+        """Every row in ledger order, streamed (chained exports, reconciliation)."""
+        return self.store.iter_rows(batch)
+
+    def find_row(self, name: str) -> Row | None:
+        """The row named ``name`` (a checkpoint, a top-up), if any."""
+        return self.store.find(name)
+
+    def checkpoint(self, export_id: str, head: str, rows: int, **meta: Any) -> Row:
+        """Record a chained export's head in the ledger, once (``CZ_SMCR|checkpoint|<id>``, delta 0).
+
+        Written for the ledger's own user (``LEDGER_USER``): no monthly grant runs for it.
+        """
+        export_id = keys.check_key(export_id, "exportId")
+        now = self.now()
+
+        def decide(acc: Account, lookup: Lookup) -> Decision[Row]:
+            found = lookup(keys.checkpoint_name(export_id))
+            return checkpoint_rows(acc, export_id, head, rows, now, found, **meta)
+
+        return self.store.transact(LEDGER_USER, decide)
 
     # -- ops queries ---------------------------------------------------------
     def daily_totals(self, where: RowFilter = RowFilter()):  # -> pandas.DataFrame

@@ -23,7 +23,7 @@ Guarantees every implementation gives:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar, runtime_checkable
@@ -93,6 +93,10 @@ class LedgerStore(Protocol):
 
     def accounts(self) -> list[Account]:
         """Every user's derived account (for balance distributions)."""
+        ...
+
+    def iter_rows(self, batch: int = 1000) -> Iterator[Row]:
+        """Every row in ledger order (oldest first), read ``batch`` at a time: exports stream, never load all."""
         ...
 
     def close(self) -> None:

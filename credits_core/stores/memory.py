@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC
 from typing import TypeVar
 
@@ -77,6 +77,11 @@ class MemoryStore:
 
     def accounts(self) -> list[Account]:
         return list(self._accounts.values())
+
+    def iter_rows(self, batch: int = 1000) -> Iterator[Row]:
+        with self._lock:
+            snapshot = list(self._rows)
+        yield from snapshot
 
     def close(self) -> None:
         pass

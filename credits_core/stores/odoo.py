@@ -118,6 +118,7 @@ from .odoo_rows import (
     ts,
     txn_of,
 )
+from .odoo_stream import OdooRowStream
 
 T = TypeVar("T")
 
@@ -202,7 +203,7 @@ class _Lookup:
         return recent[0] if recent else None
 
 
-class OdooStore:
+class OdooStore(OdooRowStream):
     """The ledger in Odoo ``crm.lead`` (see module docstring)."""
 
     def __init__(

@@ -169,6 +169,19 @@ class SqliteStore:
             cur = self._conn().execute(f"SELECT {_ACCOUNT_COLS} FROM accounts")
             return [_to_account(r) for r in cur]
 
+    def iter_rows(self, batch: int = 1000) -> Iterator[Row]:
+        """One SELECT on its own connection: a consistent snapshot (WAL), fetched ``batch`` rows at a time."""
+        own = self.path != ":memory:"
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None) if own else self._conn()
+        try:
+            with _mapped():
+                cur = conn.execute(f"SELECT {_ROW_COLS} FROM ledger ORDER BY id")
+                while chunk := cur.fetchmany(batch):
+                    yield from (_to_row(r) for r in chunk)
+        finally:
+            if own:
+                conn.close()
+
     # -- the one write path ------------------------------------------------
     def transact(self, user_id: str, decide: Callable[[Account, Lookup], Decision[T]]) -> T:
         """Group commit: concurrent calls of this process share one transaction and one fsync.
