@@ -34,6 +34,7 @@ from .policy import (
 from .policy.checkpoints import checkpoint_rows
 from .policy.grants import current_plan
 from .policy.ledger import Decision, Lookup
+from .policy.reversals import reversal_name, reversal_rows
 from .registry import MemoryRegistryRepository, Pack, Registry, RegistryRepository
 from .registry import editing as registry_editing
 from .stores.base import LedgerStore, RowFilter
@@ -271,6 +272,18 @@ class CreditsService:
             return adjust_rows(acc, key, delta, bucket, str(reason)[:200], now, lookup(keys.adjust_name(key)))
 
         return self.store.transact(user_id, self._rolled(decide, now=now))
+
+    def reverse_top_up(self, session_id: str, why: str) -> Row:
+        """Take back a top-up no payment backs, once (``policy.reversals``; reconciliation's repair)."""
+        topup = self.store.find(keys.topup_name(keys.check_key(session_id, "sessionId")))
+        if topup is None:
+            raise NotFound(f"no top-up for session {session_id!r}", sessionId=session_id)
+        now = self.now()
+
+        def decide(acc: Account, lookup: Lookup) -> Decision[Row]:
+            return reversal_rows(acc, topup, session_id, why, now, lookup(reversal_name(session_id)))
+
+        return self.store.transact(topup.user_id, self._rolled(decide, now=now))
 
     # -- ledger identity and maintenance --------------------------------------
     @property

@@ -39,11 +39,13 @@ INVOICES = "/v1/invoices"
 SUBSCRIPTIONS = "/v1/subscriptions"
 
 
-def rate_limit(fake: FakeStripe, n: int = 1, *, retry_after: int = 1, should_retry: bool = True) -> None:
-    """The next ``n`` GET API calls answer 429 (``Retry-After: retry_after``)."""
+def rate_limit(
+    fake: FakeStripe, n: int = 1, *, retry_after: int = 1, should_retry: bool = True, after: int = 0
+) -> None:
+    """After ``after`` GET API calls pass, the next ``n`` answer 429 (``Retry-After: retry_after``)."""
     with fake._lock:
         queue = fake.__dict__.setdefault("_rate_limits", [])
-        queue.extend([(retry_after, should_retry)] * n)
+        queue.extend([None] * after + [(retry_after, should_retry)] * n)
 
 
 def set_created(fake: FakeStripe, object_id: str, created: int) -> None:
@@ -84,8 +86,9 @@ def route(fake: FakeStripe, method: str, path: str, data: dict[str, Any]) -> tup
         return None
     with fake._lock:
         queue = fake.__dict__.get("_rate_limits") or []
-        if queue:
-            retry_after, should_retry = queue.pop(0)
+        limit = queue.pop(0) if queue else None
+        if limit is not None:
+            retry_after, should_retry = limit
             body = {"error": {"code": "rate_limit", "message": "Too many requests hit the API too quickly.",
                               "type": "invalid_request_error"}}
             headers = {"Retry-After": str(retry_after), "Stripe-Should-Retry": json.dumps(should_retry)}
