@@ -34,6 +34,7 @@ from tests.servers import streamlit_server
 from tests.standins.clerk_jwks import ClerkStandIn
 
 from .reliability_refunds import SCENARIOS as REFUND_SCENARIOS
+from .reliability_subscriptions import SCENARIOS as SUBSCRIPTION_SCENARIOS
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_SECRET = "reliability-admin-secret"
@@ -562,6 +563,7 @@ SCENARIOS: dict[str, Callable[[Path, ClerkStandIn, bool], Outcome]] = {
     "disk-full": disk_full,
     "read-only": read_only,
     **REFUND_SCENARIOS,
+    **SUBSCRIPTION_SCENARIOS,
 }
 
 

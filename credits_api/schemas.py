@@ -269,5 +269,6 @@ class ConfirmIn(_In):
 
 class WebhookOut(_Out):
     received: bool = True
-    action: Literal["credited", "replayed", "pending", "refund_recorded", "ignored"]
+    action: Literal["credited", "replayed", "pending", "refund_recorded", "plan_changed", "unchanged", "ignored"]
     sessionId: str | None = None
+    subscriptionId: str | None = None

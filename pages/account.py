@@ -9,7 +9,7 @@ import streamlit as st
 
 from credits_core.models import CreditsState
 from credits_ui import flash
-from credits_ui.components import topup
+from credits_ui.components import subscription, topup
 from credits_ui.components.errors import attempt, capture, friendly_message
 from credits_ui.fmt import money
 from credits_ui.layout import page_header, page_session
@@ -78,6 +78,10 @@ def _credits_block(state: CreditsState, plan_label: str) -> None:
 
 def _plan_block(ui: UiSession, state: CreditsState) -> None:
     st.subheader("Plan", anchor="plan")
+    if not ui.is_demo:
+        subscription.plan_block(ui, state)  # a paid Stripe subscription (or an admin) sets the plan
+        return
+    st.caption("DEMO: plans switch for free here; signed in, a plan is a paid Stripe subscription.")
     plans = sorted(ui.service.registry.plans, key=lambda p: p.rank)
     ids = [p.id for p in plans]
     by_id = {p.id: p for p in plans}
@@ -102,7 +106,9 @@ def _plan_block(ui: UiSession, state: CreditsState) -> None:
         return
     new = by_id[choice]
     with st.container(border=True, key="cz_plan_preview"):
-        st.markdown(f"**Preview: {by_id[state.plan].label} → {new.label}** (nothing is changed until you confirm)")
+        st.markdown(
+            f"**Preview: {by_id[state.plan].label} → {new.label}** (DEMO, free; nothing is changed until you confirm)"
+        )
         c1, c2, c3 = st.columns(3)
         c1.metric(
             "Granted now",
@@ -234,6 +240,7 @@ def render() -> None:
     if ui is None:
         return
     _checkout_return(ui)
+    subscription.checkout_return(ui)
     state = attempt(ui.service.state, ui.user_id, tail=15)
     if state is None:
         return

@@ -16,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from credits_core.auth import Principal
 from credits_core.payments import PaymentsDisabled, StripeGateway
 from credits_core.payments.flow import confirm_checkout, handle_webhook_event, start_checkout
+from credits_core.payments.plan_sync import handle_subscription_event
+from credits_core.payments.subscriptions import StripeSubscriptions
 
 from ..auth import current_user
 from ..context import api_context, service, settings
@@ -107,7 +109,10 @@ async def stripe_webhook(
     ``checkout.session.completed`` / ``async_payment_succeeded`` of a paid
     session → credited once (the confirm route's path); ``charge.refunded`` →
     the session settled net of its refunds, credited or taken back
-    (``credits_core.payments.refund_sync``); other events → 200
+    (``credits_core.payments.refund_sync``); ``customer.subscription.*``,
+    ``invoice.*`` of a plan subscription and a completed subscription Checkout
+    → the plan follows the subscription as Stripe has it now
+    (``credits_core.payments.plan_sync``); other events → 200
     ``ignored``. Bad / missing / stale signature or a malformed body → 400
     ``webhook_invalid`` and nothing is credited (Stripe, "Verify webhook
     signatures", https://docs.stripe.com/webhooks#verify-events).
@@ -121,6 +126,8 @@ def _webhook(gateway: StripeGateway, payload: bytes, signature: str | None) -> d
     event = gateway.parse_webhook(payload, signature)
     if event is None:
         return {"received": True, "action": "ignored"}
+    if event.subscription_id is not None:  # customer.subscription.*, invoice.*, subscription Checkout
+        return handle_subscription_event(service(), StripeSubscriptions(gateway), event, tenant=settings().tenant)
     return handle_webhook_event(service(), event, tenant=settings().tenant, gateway=gateway)
 
 

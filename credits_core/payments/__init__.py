@@ -1,4 +1,5 @@
-"""Payments: Stripe Checkout for top-up packs (see ``stripe_gateway``)."""
+"""Payments: Stripe Checkout for top-up packs (``stripe_gateway``, ``flow``) and plans as
+Stripe subscriptions (``subscriptions``, ``plan_sync``)."""
 
 from .stripe_gateway import (
     EVENT_ASYNC_PAYMENT_SUCCEEDED,

@@ -198,6 +198,9 @@ class WebhookEvent:
     session_id: str | None = None
     paid: PaidSession | None = None
     refund: ChargeRefund | None = None
+    # customer.subscription.*, invoice.* of a subscription, or a subscription-mode
+    # Checkout Session: the subscription to read back (``payments.plan_sync``).
+    subscription_id: str | None = None
 
 
 class _NotOurs(Exception):
@@ -260,6 +263,11 @@ class StripeGateway:
 
     def __repr__(self) -> str:
         return f"StripeGateway(api_base={self.api_base!r}, public_app_url={self.public_app_url!r})"
+
+    @property
+    def client(self) -> stripe.StripeClient:
+        """The configured ``StripeClient`` (``payments.subscriptions`` uses it too)."""
+        return self._client
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StripeGateway | None:
@@ -543,6 +551,10 @@ def _event_from(event: Mapping[str, Any]) -> WebhookEvent | None:
         "created": event.get("created") if isinstance(event.get("created"), int) else 0,
         "livemode": bool(event.get("livemode")),
     }
+    subscription_id = _subscription_of(etype, obj)
+    if subscription_id is not None:
+        session_id = _str_or_none(obj.get("id")) if obj.get("object") == "checkout.session" else None
+        return WebhookEvent(**base, session_id=session_id, subscription_id=subscription_id)
     if etype in (EVENT_CHECKOUT_COMPLETED, EVENT_ASYNC_PAYMENT_SUCCEEDED):
         try:
             paid = _paid_from(obj)
@@ -567,3 +579,30 @@ def _event_from(event: Mapping[str, Any]) -> WebhookEvent | None:
             raise WebhookInvalid("The charge.refunded event is malformed.", reason="malformed") from None
         return WebhookEvent(**base, refund=refund)
     return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _subscription_of(etype: str, obj: Mapping[str, Any]) -> str | None:
+    """The subscription a subscription event is about, else None.
+
+    ``customer.subscription.*`` carries the subscription; an ``invoice.*``
+    names it in ``parent.subscription_details.subscription`` (API 2025-03-31.basil
+    and later; top-level ``subscription`` before); a completed
+    ``mode=subscription`` Checkout Session in ``subscription``
+    (https://docs.stripe.com/billing/subscriptions/webhooks)."""
+    if etype.startswith("customer.subscription.") and obj.get("object") == "subscription":
+        sid: Any = obj.get("id")
+    elif etype.startswith("invoice.") and obj.get("object") == "invoice":
+        parent = obj.get("parent")
+        details = parent.get("subscription_details") if isinstance(parent, Mapping) else None
+        sid = details.get("subscription") if isinstance(details, Mapping) else obj.get("subscription")
+    elif etype == EVENT_CHECKOUT_COMPLETED and obj.get("mode") == "subscription":
+        sid = obj.get("subscription")
+    else:
+        return None
+    if isinstance(sid, Mapping):  # expanded
+        sid = sid.get("id")
+    return sid if isinstance(sid, str) and sid.startswith("sub_") else None

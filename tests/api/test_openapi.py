@@ -29,8 +29,11 @@ SPEC_ROUTES = {
     "/credits-checkout": {"post"},
     "/credits-checkout/confirm": {"post"},
     "/stripe-webhook": {"post"},
+    "/credits-subscription": {"post"},
+    "/credits-subscription/confirm": {"post"},
 }
 BEARER = {"/credits-state", "/credits-debit", "/credits-plan", "/credits-refund", "/credits-checkout", "/credits-checkout/confirm"}
+BEARER |= {"/credits-subscription", "/credits-subscription/confirm"}
 ADMIN = {"/action-registry-admin", "/action-registry/versions", "/credits-refund", "/credits-state", "/credits-plan"}
 EXAMPLES_PER_OPERATION = 30
 

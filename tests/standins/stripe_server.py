@@ -36,6 +36,9 @@ Session objects carry the fields of the real Checkout Session object
 (https://docs.stripe.com/api/checkout/sessions/object); ``url`` is only set
 while the session is ``open`` and ``payment_intent`` only once it completed.
 
+Subscription-mode Checkout, subscriptions, customers and invoices (and their
+events) live in ``stripe_billing.py`` (:class:`BillingMixin`).
+
 Test controls (all thread-safe): ``mark_paid``, ``expire``, ``sign``,
 ``event_for``, ``deliver``, ``charge_refunded``, ``fail_next``, ``requests``,
 ``deliveries``, ``wait_for_deliveries``, ``session``. The server binds
@@ -62,6 +65,7 @@ from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from .loopback import LoopbackServer
+from .stripe_billing import BillingMixin
 
 # The API version stripe-python 16.1.0 pins (stripe/_api_version.py); used for
 # the ``api_version`` of events when the creating request sent no Stripe-Version.
@@ -89,7 +93,7 @@ KNOWN_CREATE_PARAMS = frozenset(
         "cancel_url", "client_reference_id", "consent_collection", "currency", "customer",
         "customer_creation", "customer_email", "expand", "expires_at", "invoice_creation",
         "line_items", "locale", "metadata", "mode", "payment_intent_data", "payment_method_types",
-        "phone_number_collection", "submit_type", "success_url", "ui_mode",
+        "phone_number_collection", "submit_type", "subscription_data", "success_url", "ui_mode",
     }
 )  # fmt: skip
 
@@ -177,6 +181,19 @@ def _as_int(value: Any, param: str, *, minimum: int | None = None) -> int:
     return n
 
 
+def _recurring(value: Any, param: str) -> dict[str, Any]:
+    """``price_data[recurring]``: ``interval`` day/week/month/year, ``interval_count`` ≥ 1."""
+    if not isinstance(value, dict):
+        raise _ApiError(400, "Invalid object", param=param)
+    interval = value.get("interval")
+    if not interval:
+        raise _missing(f"{param}[interval]")
+    if interval not in ("day", "week", "month", "year"):
+        raise _ApiError(400, "Invalid interval: must be one of day, week, month, or year", param=f"{param}[interval]")
+    count = _as_int(value.get("interval_count", "1"), f"{param}[interval_count]", minimum=1)
+    return {"interval": interval, "interval_count": count, "meter": None, "usage_type": "licensed"}
+
+
 def _format_amount(amount: int, currency: str) -> str:
     if currency in ZERO_DECIMAL:
         return f"{amount:,} {currency.upper()}"
@@ -191,10 +208,14 @@ class _Record:
         self.line_items = line_items
         self.api_version = api_version
         self.charge: dict[str, Any] | None = None
+        self.subscription_data: dict[str, Any] = {}  # mode=subscription: subscription_data[...]
 
 
-class FakeStripe:
-    """A Stripe stand-in on 127.0.0.1; use as a context manager or start()/stop()."""
+class FakeStripe(BillingMixin):
+    """A Stripe stand-in on 127.0.0.1; use as a context manager or start()/stop().
+
+    Subscriptions, customers and invoices live in :class:`BillingMixin`
+    (``stripe_billing.py``)."""
 
     def __init__(
         self,
@@ -219,6 +240,7 @@ class FakeStripe:
         self._events: list[dict[str, Any]] = []
         self._faults: list[int | str] = []
         self._server: LoopbackServer | None = None
+        self._init_billing()
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -319,7 +341,9 @@ class FakeStripe:
             snapshot = copy.deepcopy(rec.obj)
         if notify:
             kind = "async_payment_succeeded" if async_ else "completed"
-            self._deliver_in_background(self._event(f"checkout.session.{kind}", session_id))
+            self._deliver_all_in_background(
+                [*self._pay_events(rec), self._event(f"checkout.session.{kind}", session_id)]
+            )
         return snapshot
 
     def expire(self, session_id: str) -> dict[str, Any]:
@@ -388,6 +412,9 @@ class FakeStripe:
         if obj["status"] == "expired":
             raise ValueError("session is expired")
         obj.update(status="complete", payment_status=payment_status, url=None)
+        if obj["mode"] == "subscription":
+            self._complete_subscription(rec, email)
+            return
         if obj["payment_intent"] is None and obj["amount_total"]:
             obj["payment_intent"] = _rand("pi_3")
         if obj["customer_details"] is None:
@@ -489,16 +516,24 @@ class FakeStripe:
         return status
 
     def _deliver_in_background(self, event: dict[str, Any]) -> None:
-        if not self._webhook_url:
+        self._deliver_all_in_background([event])
+
+    def _deliver_all_in_background(self, events: list[dict[str, Any]]) -> None:
+        """POST ``events`` one after the other (each retried until 2xx) in a daemon thread.
+
+        Nothing is sent without a webhook URL (the events stay in ``events()``
+        for a test to deliver in any order)."""
+        if not self._webhook_url or not events:
             return
-        payload = self._encode(event)
+        payloads = [self._encode(e) for e in events]
 
         def run() -> None:
             delays = (0.0, *self.webhook_retry_delays)
-            for attempt, delay in enumerate(delays, start=1):
-                time.sleep(delay)
-                if 200 <= self._post_event(payload, attempt) < 300:
-                    return
+            for payload in payloads:
+                for attempt, delay in enumerate(delays, start=1):
+                    time.sleep(delay)
+                    if 200 <= self._post_event(payload, attempt) < 300:
+                        break
 
         threading.Thread(target=run, name="fake-stripe-webhook", daemon=True).start()
 
@@ -546,6 +581,9 @@ class FakeStripe:
         m = _EXPIRE_PATH.match(path)
         if m and method == "POST":
             return 200, self._expire_api(m.group(1)), {}
+        routed = self._billing_api(method, path, data)
+        if routed is not None:
+            return 200, routed, {}
         raise _ApiError(
             404,
             f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
@@ -625,6 +663,27 @@ class FakeStripe:
         ref = data.get("client_reference_id")
         if ref is not None and len(ref) > 200:
             raise _ApiError(400, "client_reference_id must be at most 200 characters.", param="client_reference_id")
+        recurring = [bool(i["price"]["recurring"]) for i in items]
+        if mode == "subscription" and not any(recurring):
+            raise _ApiError(
+                400,
+                "You must provide at least one recurring price in `subscription` mode when using prices.",
+                param="line_items",
+            )
+        if mode == "payment" and any(recurring):
+            raise _ApiError(
+                400,
+                "You specified `payment` mode but passed a recurring price. Either switch to `subscription` "
+                "mode or use only one-time prices.",
+                param="line_items",
+            )
+        sub_data = data.get("subscription_data") or {}
+        if mode != "subscription" and sub_data:
+            raise _ApiError(
+                400, "You can only specify `subscription_data` in `subscription` mode.", param="subscription_data"
+            )
+        if not isinstance(sub_data, dict) or not isinstance(sub_data.get("metadata") or {}, dict):
+            raise _ApiError(400, "Invalid object", param="subscription_data")
         total = sum(i["amount_total"] for i in items)
         floor = MINIMUM_AMOUNT.get(currency or "", 1)
         if mode == "payment" and total < floor:
@@ -679,8 +738,10 @@ class FakeStripe:
             "ui_mode": "hosted",
             "url": f"{self.url}{PAY_PATH}/{sid}",
         }
+        rec = _Record(obj, items, version)
+        rec.subscription_data = copy.deepcopy(sub_data)
         with self._lock:
-            self._sessions[sid] = _Record(obj, items, version)
+            self._sessions[sid] = rec
         return copy.deepcopy(obj)
 
     def _line_items(self, raw: list[Any]) -> tuple[list[dict[str, Any]], str | None]:
@@ -721,6 +782,9 @@ class FakeStripe:
             if item.get("quantity") is None:
                 raise _missing(f"{p}[quantity]")
             qty = _as_int(item["quantity"], f"{p}[quantity]", minimum=1)
+            recurring = pd.get("recurring")
+            if recurring is not None:
+                recurring = _recurring(recurring, f"{p}[price_data][recurring]")
             items.append(
                 {
                     "id": _rand("li_1"),
@@ -736,7 +800,8 @@ class FakeStripe:
                         "object": "price",
                         "currency": cur,
                         "product": _rand("prod_", 14),
-                        "type": "one_time",
+                        "recurring": recurring,
+                        "type": "recurring" if recurring else "one_time",
                         "unit_amount": unit,
                     },
                     "quantity": qty,
@@ -852,7 +917,9 @@ class FakeStripe:
                 page = self._render(rec)
         if method == "POST":
             if first:
-                self._deliver_in_background(self._event("checkout.session.completed", session_id))
+                self._deliver_all_in_background(
+                    [*self._pay_events(rec), self._event("checkout.session.completed", session_id)]
+                )
             return 303, b"", {"Location": target or "/"}
         return (410 if rec.obj["status"] == "expired" else 200), page, {}
 
@@ -864,10 +931,11 @@ class FakeStripe:
         rows = "".join(
             f'<tr data-testid="line-item"><td class="name">{esc(str(i["description"]))}</td>'
             f'<td class="qty">{i["quantity"]}</td>'
-            f'<td class="amount">{esc(_format_amount(i["amount_total"], i["currency"]))}</td></tr>'
+            f'<td class="amount">{esc(_format_amount(i["amount_total"], i["currency"]))}{_per(i)}</td></tr>'
             for i in rec.line_items
         )
         total = esc(_format_amount(obj["amount_total"] or 0, obj["currency"] or "usd"))
+        verb = "Subscribe" if obj["mode"] == "subscription" else "Pay"
         cancel = (
             f'<a data-testid="cancel" href="{esc(obj["cancel_url"], quote=True)}">Cancel</a>'
             if obj["cancel_url"]
@@ -879,13 +947,19 @@ class FakeStripe:
             action = (
                 f'<form method="post" action="{PAY_PATH}/{esc(obj["id"], quote=True)}">'
                 f'<label>Email <input name="email" type="email" value="{esc(obj["customer_email"] or "", quote=True)}">'
-                f'</label> <button data-testid="pay" type="submit">Pay {total}</button></form>'
+                f'</label> <button data-testid="pay" type="submit">{verb} {total}</button></form>'
             )
         body = (
             f'<h1>Test mode checkout</h1><table>{rows}</table><p>Total due: <strong data-testid="total">{total}'
             f"</strong></p>{action}<p>{cancel}</p>"
         )
         return _html("Checkout", body)
+
+
+def _per(item: dict[str, Any]) -> str:
+    """`` / month`` after a recurring line's amount."""
+    recurring = item["price"].get("recurring")
+    return f" / {recurring['interval']}" if recurring else ""
 
 
 def _html(title: str, body: str) -> bytes:
