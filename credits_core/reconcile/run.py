@@ -84,8 +84,9 @@ def reconcile(
         if sid.startswith("cs_") and sid not in facts.sessions and sid not in facts.missing:
             add_session(lister, facts, sid)
     ledger = ledger_facts(service, facts)
-    plan_drift = billing.plan_drift(service, lister) if billing is not None else None
-    drift = join(facts, ledger, tenant, plan_drift)
+    if billing is not None:
+        ledger.plans = billing.ledger_plans(service, lister, facts, tenant, since, until)
+    drift = join(facts, ledger, tenant, billing.plan_drift if billing is not None else None)
     if progress is not None:
         progress(1.0, f"Done: {len(drift)} drift line(s)")
     checked = {

@@ -106,7 +106,8 @@ def route(fake: FakeStripe, method: str, path: str, data: dict[str, Any]) -> tup
         if path == SUBSCRIPTIONS and hasattr(fake, "_subscriptions"):
             status = data.get("status")
             items = [s for s in fake._subscriptions.values()
-                     if status == "all" or (s["status"] == status if status else s["status"] != "canceled")]
+                     if data.get("customer") in (None, s["customer"])
+                     and (status == "all" or (s["status"] == status if status else s["status"] != "canceled"))]
             return 200, _page(items, data, SUBSCRIPTIONS), {}
     return None
 
