@@ -8,7 +8,7 @@ import pandas as pd
 
 from .models import LEDGER_USER, Account, Row
 from .registry import Registry
-from .stores.base import DailyTotal, ToolUsage
+from .stores.base import DailyBuckets, DailyTotal, ToolUsage
 
 
 def daily_totals_frame(totals: Iterable[DailyTotal]) -> pd.DataFrame:
@@ -54,3 +54,31 @@ def rows_frame(rows: Iterable[Row]) -> pd.DataFrame:
         for r in rows
     ]
     return pd.DataFrame(records, columns=["createdAt", "userId", "kind", "delta", "bucket", "tool", "name"])
+
+
+OUTSTANDING_COLUMNS = ["day", "included", "purchased", "outstanding", "purchasedValue", "creditsIn", "creditsOut"]
+
+
+def outstanding_frame(buckets: Iterable[DailyBuckets], topups: Iterable[Row]) -> pd.DataFrame:
+    """Outstanding credits at the end of each UTC day with rows, by bucket; credits in / out that day.
+
+    ``purchasedValue`` (major currency units) values the purchased credits
+    outstanding at the average price paid per credit bought up to that day
+    (``price`` / ``credits`` of the top-up rows): what finance carries as
+    deferred revenue. Days without rows are left out.
+    """
+    df = pd.DataFrame([b.__dict__ for b in buckets], columns=["day", "included", "purchased", "credits_in", "credits_out"])
+    df = df.rename(columns={"credits_in": "creditsIn", "credits_out": "creditsOut"})
+    df["included"] = df["included"].cumsum()
+    df["purchased"] = df["purchased"].cumsum()
+    df["outstanding"] = df["included"] + df["purchased"]
+    paid = pd.DataFrame(
+        [{"day": r.created_at.strftime("%Y-%m-%d"), "paid": int(r.meta.get("price") or 0),
+          "bought": int(r.meta.get("credits") or r.delta)} for r in topups],
+        columns=["day", "paid", "bought"],
+    ).groupby("day")[["paid", "bought"]].sum()
+    per_day = paid.reindex(df["day"], fill_value=0).cumsum()
+    price = (per_day["paid"] / per_day["bought"].where(per_day["bought"] > 0)).fillna(0).to_numpy()
+    df["purchasedValue"] = (df["purchased"].to_numpy() * price / 100).round(2)
+    df["day"] = pd.to_datetime(df["day"])
+    return df[OUTSTANDING_COLUMNS]

@@ -338,6 +338,13 @@ class CreditsService:
 
         return daily_totals_frame(self.store.daily_totals(where))
 
+    def outstanding(self, where: RowFilter = RowFilter()):  # -> pandas.DataFrame
+        """Outstanding credits per UTC day by bucket, purchased ones valued at the price paid; credits in / out."""
+        from .ops import outstanding_frame
+
+        topups = self.store.rows(RowFilter(where.user_id, ("topup",), None, where.until))
+        return outstanding_frame(self.store.daily_buckets(RowFilter(where.user_id, (), None, where.until)), topups)
+
     def top_tools(self, where: RowFilter = RowFilter(), limit: int = 10):  # -> pandas.DataFrame
         """Tools ranked by credits charged."""
         from .ops import top_tools_frame

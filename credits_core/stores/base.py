@@ -53,6 +53,15 @@ class DailyTotal:
 
 
 @dataclass(frozen=True)
+class DailyBuckets:
+    day: str  # YYYY-MM-DD (UTC)
+    included: int  # net change of the included bucket
+    purchased: int  # net change of the purchased bucket
+    credits_in: int  # sum of the positive deltas
+    credits_out: int  # sum of the negative deltas (<= 0)
+
+
+@dataclass(frozen=True)
 class ToolUsage:
     tool: str
     credits: int  # credits charged (positive)
@@ -85,6 +94,10 @@ class LedgerStore(Protocol):
 
     def daily_totals(self, where: RowFilter = RowFilter()) -> list[DailyTotal]:
         """Sum of deltas and row count per UTC day and kind."""
+        ...
+
+    def daily_buckets(self, where: RowFilter = RowFilter()) -> list[DailyBuckets]:
+        """Per UTC day: net change of each bucket, credits in and out (outstanding credits over time)."""
         ...
 
     def top_tools(self, where: RowFilter = RowFilter(), limit: int = 10) -> list[ToolUsage]:

@@ -98,6 +98,7 @@ from ..models import Account, Row
 from ..policy.ledger import Decision, Lookup
 from .base import DailyTotal, RowFilter, ToolUsage, append_all
 from .odoo_client import OdooClient, OdooError, OdooTransportError
+from .odoo_reads import OdooLedgerReads
 from .odoo_rows import (
     AGGREGATES,
     LEDGER_DOMAIN,
@@ -118,7 +119,6 @@ from .odoo_rows import (
     ts,
     txn_of,
 )
-from .odoo_stream import OdooRowStream
 
 T = TypeVar("T")
 
@@ -203,7 +203,7 @@ class _Lookup:
         return recent[0] if recent else None
 
 
-class OdooStore(OdooRowStream):
+class OdooStore(OdooLedgerReads):
     """The ledger in Odoo ``crm.lead`` (see module docstring)."""
 
     def __init__(
