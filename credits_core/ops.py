@@ -72,13 +72,16 @@ def outstanding_frame(buckets: Iterable[DailyBuckets], topups: Iterable[Row]) ->
     df["included"] = df["included"].cumsum()
     df["purchased"] = df["purchased"].cumsum()
     df["outstanding"] = df["included"] + df["purchased"]
-    paid = pd.DataFrame(
-        [{"day": r.created_at.strftime("%Y-%m-%d"), "paid": int(r.meta.get("price") or 0),
-          "bought": int(r.meta.get("credits") or r.delta)} for r in topups],
-        columns=["day", "paid", "bought"],
-    ).groupby("day")[["paid", "bought"]].sum()
-    per_day = paid.reindex(df["day"], fill_value=0).cumsum()
-    price = (per_day["paid"] / per_day["bought"].where(per_day["bought"] > 0)).fillna(0).to_numpy()
-    df["purchasedValue"] = (df["purchased"].to_numpy() * price / 100).round(2)
+    paid: dict[str, list[int]] = {}
+    for r in topups:
+        cell = paid.setdefault(r.created_at.strftime("%Y-%m-%d"), [0, 0])
+        cell[0] += int(r.meta.get("price") or 0)
+        cell[1] += int(r.meta.get("credits") or r.delta)
+    money = bought = 0
+    value = []
+    for day, purchased in zip(df["day"], df["purchased"], strict=True):
+        money, bought = money + paid.get(day, [0, 0])[0], bought + paid.get(day, [0, 0])[1]
+        value.append(round(int(purchased) * money / bought / 100, 2) if bought else 0.0)
+    df["purchasedValue"] = pd.Series(value, index=df.index, dtype=float)
     df["day"] = pd.to_datetime(df["day"])
     return df[OUTSTANDING_COLUMNS]
