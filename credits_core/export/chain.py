@@ -43,7 +43,7 @@ def row_fields(row: Row, seq: int) -> dict[str, Any]:
         "kind": row.kind,
         "delta": row.delta,
         "includedDelta": row.included_delta,
-        "createdAt": row.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "createdAt": row.created_at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z",
         "meta": row.meta,
     }
 
