@@ -201,10 +201,12 @@ def list_facts(
             done = ((hi or int(time.time())) - _int(obj.get("created") or 0)) / span if lo and span > 0 else 0.5
             note(min(0.6, 0.6 * done), f"Listed {n:,} checkout sessions")
     note(0.6, "Listing Stripe refunds")
+    known = {s.paid.payment_intent for s in facts.sessions.values() if s.paid is not None}
     for refund in lister.each(lister.client.v1.refunds, {**window, "limit": lister.page}, "refunds"):
         facts.refunds += 1
         pi = refund.get("payment_intent")
-        if isinstance(pi, str) and not any(s.paid and s.paid.payment_intent == pi for s in facts.sessions.values()):
+        if isinstance(pi, str) and pi not in known:
+            known.add(pi)
             found = list(lister.each(sessions, {"payment_intent": pi, "limit": 1, "expand": [f"data.{EXPAND_CHARGE}"]},
                                      "checkout sessions"))
             fact = session_fact(found[0]) if found else None

@@ -164,3 +164,23 @@ def test_stripe_down_or_refusing_is_a_clear_error_and_writes_nothing(app: App):
     with pytest.raises(PaymentProviderError) as err:
         run(app)
     assert err.value.details["reason"] == "rate_limited" and rows(app) == before
+
+
+def test_a_window_finds_a_refund_of_an_older_session_and_ledger_rows_of_the_window(app: App):
+    from datetime import UTC, datetime
+
+    from tests.standins.stripe_lists import set_created
+
+    old = app.buy("u_old")
+    app.confirm("u_old", old)
+    app.fake.refund(old, 300, notify=False)
+    set_created(app.fake, old, 1_600_000_000)  # 2020: before the window
+    refund_id = app.fake.__dict__["_refund_objects"][-1]["id"]
+    set_created(app.fake, refund_id, 1_800_000_000)  # 2027: inside it
+    outside = app.buy("u_outside")  # paid, uncredited, but created in 2020 too: not in this window
+    set_created(app.fake, outside, 1_600_000_100)
+    since, until = datetime(2026, 6, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)
+    report = reconcile(app.service, app.gateway, tenant=TENANT, since=since, until=until, lister=lister(app))
+    assert [(d.code, d.session) for d in report.drift] == [("refund_not_taken_back", old)]
+    listed = [r for r in app.fake.requests() if r["path"] == "/v1/checkout/sessions" and r["method"] == "GET"]
+    assert listed[0]["params"]["created[gte]"] == str(int(since.timestamp()))
