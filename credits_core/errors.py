@@ -15,14 +15,22 @@ Callers catch by meaning; the API, the CLI and the pages each translate
     │   └── InvalidToken           401 unauthorized       the bearer token is missing or bad (says why)
     ├── AuthUnavailable            503 auth_unavailable   Clerk's keys cannot be fetched: not the caller's fault
     ├── AuthNotConfigured          503 auth_not_configured no CLERK_* key: no token can be judged
-    ├── PaymentRequired            402 insufficient_credits
+    ├── InsufficientCredits        402 insufficient_credits  required / balance / topUp in details
     ├── Forbidden                  403 forbidden
     │   ├── PlanRequired           403 plan_required
     │   └── SubscriptionRequired   403 subscription_required  plans are bought, not set
     ├── NotFound                   404 not_found
-    ├── Conflict                   409 conflict
+    ├── StateConflict              409 conflict           the request does not fit the current state
     │   ├── IdempotencyConflict    409 idempotency_conflict
-    │   └── RegistryVersionConflict 409 registry_version_conflict
+    │   ├── RegistryVersionConflict 409 registry_version_conflict
+    │   └── NoSubscription         409 no_subscription    cancelling needs an active subscription
+    ├── PaymentError               (payments; messages never carry Stripe's text or a key)
+    │   ├── PaymentsDisabled       503 payments_disabled  no STRIPE_SECRET_KEY / webhook secret
+    │   ├── PaymentsUnavailable    502 payment_provider_error  Stripe unreachable, 5xx, bad key, rejected
+    │   ├── CheckoutNotPaid        409 checkout_not_paid  open, expired or still processing
+    │   ├── CheckoutNotFound       404 checkout_not_found unknown id, or not one of ours
+    │   ├── SubscriptionNotFound   404 subscription_not_found
+    │   └── WebhookInvalid         400 webhook_invalid    bad / missing / stale signature, bad JSON
     ├── ConfigError                500 config_error       names the variable
     └── LedgerUnavailable          503 ledger_unavailable store unreachable
 """
@@ -95,7 +103,7 @@ class AuthNotConfigured(CreditsError):
     code, http_status = "auth_not_configured", 503
 
 
-class PaymentRequired(CreditsError):
+class InsufficientCredits(CreditsError):
     """Balance does not cover the cost while enforcement is on."""
 
     code, http_status = "insufficient_credits", 402
@@ -119,15 +127,17 @@ class NotFound(CreditsError):
     code, http_status = "not_found", 404
 
 
-class Conflict(CreditsError):
+class StateConflict(CreditsError):
+    """The request is well formed but does not fit the current state (of the ledger or of Stripe)."""
+
     code, http_status = "conflict", 409
 
 
-class IdempotencyConflict(Conflict):
+class IdempotencyConflict(StateConflict):
     code = "idempotency_conflict"
 
 
-class RegistryVersionConflict(Conflict):
+class RegistryVersionConflict(StateConflict):
     code = "registry_version_conflict"
 
 
@@ -143,5 +153,81 @@ class LedgerUnavailable(CreditsError):
     code, http_status = "ledger_unavailable", 503
 
 
-# Kept for readers who look for the spec's word.
-InsufficientCredits = PaymentRequired
+class NoSubscription(StateConflict):
+    """Cancelling or changing a subscription needs an active one."""
+
+    code = "no_subscription"
+
+
+# -- payments ---------------------------------------------------------------------------
+
+
+class PaymentError(CreditsError):
+    """Base of payment errors: a stable ``code``, an HTTP status, a safe message."""
+
+    code, http_status = "payment_error", 502
+    default_message = "The payment could not be processed."
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        super().__init__(message or self.default_message, **details)
+
+
+class PaymentsDisabled(PaymentError):
+    """Stripe is not configured (no secret key, or no webhook secret for webhooks)."""
+
+    code, http_status = "payments_disabled", 503
+    default_message = "Payments are not enabled on this server."
+
+
+class PaymentsUnavailable(PaymentError):
+    """Stripe could not be reached or refused the request; ``reason`` says which."""
+
+    code, http_status = "payment_provider_error", 502
+    default_message = "The payment provider is unavailable right now. Please try again."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        provider_error: str | None = None,
+        provider_request_id: str | None = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message, **details)
+        # For logs only: the stripe exception class and Stripe's request id.
+        self.provider_error = provider_error
+        self.provider_request_id = provider_request_id
+
+
+class CheckoutNotPaid(PaymentError, StateConflict):
+    """The session exists but is not paid: open, expired, or still processing."""
+
+    code, http_status = "checkout_not_paid", 409
+    default_message = "This checkout has not been paid."
+
+
+class CheckoutNotFound(PaymentError, NotFound):
+    """No such Checkout Session, or one this app did not create."""
+
+    code, http_status = "checkout_not_found", 404
+    default_message = "No such checkout session."
+
+
+class SubscriptionNotFound(PaymentError, NotFound):
+    """No such subscription, or not a plan subscription of this app."""
+
+    code, http_status = "subscription_not_found", 404
+    default_message = "No such subscription."
+
+
+class WebhookInvalid(PaymentError, BadRequest):
+    """The webhook's signature, timestamp or body is not acceptable."""
+
+    code, http_status = "webhook_invalid", 400
+    default_message = "The webhook could not be verified."
+
+
+# Old names, until every branch has moved to the names by meaning above.
+PaymentRequired = InsufficientCredits
+Conflict = StateConflict
+PaymentProviderError = PaymentsUnavailable

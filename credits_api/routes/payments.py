@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from credits_core.auth import Principal
-from credits_core.payments import PaymentsDisabled, StripeGateway
+from credits_core.errors import PaymentsDisabled
+from credits_core.payments import StripeGateway
 from credits_core.payments.flow import confirm_checkout, handle_webhook_event, start_checkout
 from credits_core.payments.plan_sync import handle_subscription_event
 from credits_core.payments.subscriptions import StripeSubscriptions

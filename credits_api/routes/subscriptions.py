@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from credits_core.auth import Principal
-from credits_core.payments import PaymentsDisabled
+from credits_core.errors import PaymentsDisabled
 from credits_core.payments.plan_sync import confirm_subscription_checkout, request_plan
 from credits_core.payments.subscriptions import StripeSubscriptions
 

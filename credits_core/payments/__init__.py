@@ -1,22 +1,24 @@
 """Payments: Stripe Checkout for top-up packs (``stripe_gateway``, ``flow``) and plans as
 Stripe subscriptions (``subscriptions``, ``plan_sync``)."""
 
+from ..errors import (
+    CheckoutNotFound,
+    CheckoutNotPaid,
+    PaymentError,
+    PaymentsDisabled,
+    PaymentsUnavailable,
+    WebhookInvalid,
+)
 from .stripe_gateway import (
     EVENT_ASYNC_PAYMENT_SUCCEEDED,
     EVENT_CHARGE_REFUNDED,
     EVENT_CHECKOUT_COMPLETED,
     WEBHOOK_TOLERANCE_S,
     ChargeRefund,
-    CheckoutNotFound,
-    CheckoutNotPaid,
     CheckoutSession,
     PaidSession,
-    PaymentError,
-    PaymentProviderError,
-    PaymentsDisabled,
     StripeGateway,
     WebhookEvent,
-    WebhookInvalid,
 )
 
 __all__ = [
@@ -30,8 +32,8 @@ __all__ = [
     "CheckoutSession",
     "PaidSession",
     "PaymentError",
-    "PaymentProviderError",
     "PaymentsDisabled",
+    "PaymentsUnavailable",
     "StripeGateway",
     "WebhookEvent",
     "WebhookInvalid",

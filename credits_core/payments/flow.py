@@ -22,7 +22,7 @@ import logging
 import secrets
 from typing import Any
 
-from ..errors import IdempotencyConflict
+from ..errors import CheckoutNotFound, IdempotencyConflict, PaymentsUnavailable
 from ..models import TopUpResult
 from ..policy.stripe_refunds import ChargeState
 from ..service import CreditsService
@@ -30,10 +30,8 @@ from . import refund_sync
 from .stripe_gateway import (
     EVENT_ASYNC_PAYMENT_SUCCEEDED,
     EVENT_CHECKOUT_COMPLETED,
-    CheckoutNotFound,
     CheckoutSession,
     PaidSession,
-    PaymentProviderError,
     StripeGateway,
     WebhookEvent,
 )
@@ -77,7 +75,7 @@ def start_checkout(
             attempt_id=attempt,
             customer_email=email,
         )
-    except PaymentProviderError as exc:
+    except PaymentsUnavailable as exc:
         if exc.details.get("reason") == "idempotency_conflict":
             raise IdempotencyConflict(
                 "this Idempotency-Key was already used for another checkout; use a new key",

@@ -31,18 +31,17 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import Conflict, Forbidden
+from ..errors import Forbidden, NoSubscription, SubscriptionNotFound
 from ..models import PlanChange, Row
 from ..registry import NO_PLAN
 from ..service import CreditsService
 from ..stores.base import RowFilter
 from .stripe_gateway import CheckoutSession, WebhookEvent
-from .subscriptions import StripeSubscriptions, Subscription, SubscriptionNotFound
+from .subscriptions import StripeSubscriptions, Subscription
 
 log = logging.getLogger("credits_core.payments")
 
 __all__ = [
-    "NoSubscription",
     "PlanRequest",
     "SyncResult",
     "active_subscription",
@@ -54,12 +53,6 @@ __all__ = [
 ]
 
 _ROUNDS = 3
-
-
-class NoSubscription(Conflict):
-    """Cancelling needs an active subscription."""
-
-    code = "no_subscription"
 
 
 @dataclass(frozen=True)
@@ -88,6 +81,11 @@ def request_id_for(subscription_id: str, target: str, current: Row | None) -> st
     """``stripe:<sub>:<target>:<12 hex of the current plan row's name, or "start">``."""
     after = hashlib.sha256(current.name.encode()).hexdigest()[:12] if current is not None else "start"
     return f"stripe:{subscription_id}:{target}:{after}"
+
+
+def plan_target(sub: Subscription, current: Row | None) -> str | None:
+    """The plan the ledger should have for ``sub`` (None: not this subscription's to decide); reconciliation."""
+    return _target(sub, current)
 
 
 def _target(sub: Subscription, current: Row | None) -> str | None:

@@ -27,15 +27,11 @@ from typing import Any
 
 import stripe
 
-from ..errors import Forbidden, NotFound
+from ..errors import BadRequest, CheckoutNotFound, CheckoutNotPaid, Forbidden, PaymentsUnavailable, SubscriptionNotFound
 from .stripe_gateway import (
-    CheckoutNotFound,
-    CheckoutNotPaid,
     CheckoutSession,
-    PaymentError,
-    PaymentProviderError,
     StripeGateway,
-    _provider_error,
+    provider_error,
 )
 
 __all__ = [
@@ -43,7 +39,6 @@ __all__ = [
     "PRORATION_BEHAVIOR",
     "StripeSubscriptions",
     "Subscription",
-    "SubscriptionNotFound",
 ]
 
 # Statuses in which the customer keeps the plan: ``past_due`` is Stripe retrying a
@@ -56,13 +51,6 @@ KIND = "plan"
 _SUB_ID = re.compile(r"^sub_[A-Za-z0-9_]{1,250}$")
 _SESSION_ID = re.compile(r"^cs_[A-Za-z0-9_]{1,250}$")
 _META_KEYS = ("user_id", "plan_id", "registry_version", "tenant")
-
-
-class SubscriptionNotFound(PaymentError, NotFound):
-    """No such subscription, or not a plan subscription of this app."""
-
-    code, http_status = "subscription_not_found", 404
-    default_message = "No such subscription."
 
 
 @dataclass(frozen=True)
@@ -110,9 +98,9 @@ class StripeSubscriptions:
     ) -> CheckoutSession:
         """A ``mode=subscription`` Checkout Session for a monthly price of the plan."""
         if not user_id or not plan_id or not plan_label or not tenant:
-            raise ValueError("user_id, plan_id, plan_label and tenant are required")
+            raise BadRequest("user_id, plan_id, plan_label and tenant are required", field="plan")
         if not isinstance(unit_amount, int) or unit_amount < 0:
-            raise ValueError("unit_amount must be a non-negative integer (minor units)")
+            raise BadRequest("unit_amount must be a non-negative integer (minor units)", field="price")
         meta = _metadata(user_id, plan_id, registry_version, tenant)
         app = self.public_app_url
         params: dict[str, Any] = {
@@ -143,10 +131,10 @@ class StripeSubscriptions:
                 options={"idempotency_key": attempt},
             ).to_dict()
         except stripe.StripeError as e:
-            raise _provider_error(e, "start the subscription") from None
+            raise provider_error(e, "start the subscription") from None
         sid, url = session.get("id"), session.get("url")
         if not isinstance(sid, str) or not isinstance(url, str) or not url:
-            raise PaymentProviderError(reason="bad_response")
+            raise PaymentsUnavailable(reason="bad_response")
         return CheckoutSession(id=sid, url=url)
 
     def checkout_subscription(self, session_id: str, *, owner: str) -> str:
@@ -162,9 +150,9 @@ class StripeSubscriptions:
         except stripe.InvalidRequestError as e:
             if e.http_status == 404 or e.code == "resource_missing":
                 raise CheckoutNotFound() from None
-            raise _provider_error(e, "read the checkout") from None
+            raise provider_error(e, "read the checkout") from None
         except stripe.StripeError as e:
-            raise _provider_error(e, "read the checkout") from None
+            raise provider_error(e, "read the checkout") from None
         meta = session.get("metadata") or {}
         if session.get("mode") != "subscription" or not isinstance(meta, Mapping) or meta.get("kind") != KIND:
             raise CheckoutNotFound(reason="not_a_plan_subscription")
@@ -192,9 +180,9 @@ class StripeSubscriptions:
         except stripe.InvalidRequestError as e:
             if e.http_status == 404 or e.code == "resource_missing":
                 raise SubscriptionNotFound() from None
-            raise _provider_error(e, "read the subscription") from None
+            raise provider_error(e, "read the subscription") from None
         except stripe.StripeError as e:
-            raise _provider_error(e, "read the subscription") from None
+            raise provider_error(e, "read the subscription") from None
         return _subscription_from(obj)
 
     def change_plan(
@@ -246,9 +234,9 @@ class StripeSubscriptions:
         except stripe.InvalidRequestError as e:
             if e.http_status == 404 or (e.code == "resource_missing" and e.param == "id"):
                 raise SubscriptionNotFound() from None
-            raise _provider_error(e, action) from None
+            raise provider_error(e, action) from None
         except stripe.StripeError as e:
-            raise _provider_error(e, action) from None
+            raise provider_error(e, action) from None
         return _subscription_from(obj)
 
 
@@ -260,6 +248,11 @@ def _metadata(user_id: str, plan_id: str, registry_version: int, tenant: str) ->
         "tenant": tenant,
         "kind": KIND,
     }
+
+
+def subscription_from(obj: Mapping[str, Any]) -> Subscription:
+    """A listed subscription object as :class:`Subscription`; ``SubscriptionNotFound`` if not ours."""
+    return _subscription_from(obj)
 
 
 def _subscription_from(obj: Mapping[str, Any]) -> Subscription:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import keys
-from ..errors import IdempotencyConflict, PaymentRequired, PlanRequired
+from ..errors import IdempotencyConflict, InsufficientCredits, PlanRequired
 from ..models import Account, Balance, DebitResult, Row
 from ..registry import NO_PLAN, Registry
 from ..text import credits_text
@@ -24,7 +24,7 @@ def decide_debit(
     """Charge ``tool_id`` once under ``key``: included credits first, then purchased.
 
     Raises ``UnknownTool``, ``PlanRequired`` (always enforced) or, with
-    ``enforce``, ``PaymentRequired`` carrying required/balance/topUp. In
+    ``enforce``, ``InsufficientCredits`` carrying required/balance/topUp. In
     warn-only mode a short balance writes a zero-delta row with ``shortfall``.
     The balance never goes negative.
     """
@@ -40,13 +40,13 @@ def decide_debit(
     bal = acc.balance
     cost = tool.credits
     common = dict(tool=tool.id, cost=cost, registryVersion=registry.version, plan=plan.id, month=acc.month)
-    if cost <= bal.total:
-        from_included = min(cost, bal.included)
+    from_included = split_cost(bal.included, bal.purchased, cost)
+    if from_included is not None:
         after = Balance(bal.included - from_included, bal.purchased - (cost - from_included))
         row = new_row(acc, keys.debit_name(key), "debit", -cost, -from_included, now, **common, balanceAfter=after.to_dict())
         return Decision([row], DebitResult(row=row, balance=after))
     if enforce:
-        raise PaymentRequired(
+        raise InsufficientCredits(
             f"{tool.label} costs {credits_text(cost)} and your balance is {credits_text(bal.total)}",
             tool=tool.id, required=cost, balance=bal.to_dict(), topUp=top_up or {},
         )
@@ -55,6 +55,13 @@ def decide_debit(
         **common, shortfall=cost, warning=WARN_ONLY, balanceAfter=bal.to_dict(),
     )
     return Decision([row], DebitResult(row=row, balance=bal, warning=WARN_ONLY))
+
+
+def split_cost(included: int, purchased: int, cost: int) -> int | None:
+    """The part of ``cost`` taken from the included bucket (spent first), or ``None`` when not covered."""
+    if cost > included + purchased:
+        return None
+    return min(cost, included)
 
 
 def replay_debit(existing: Row, user_id: str, tool_id: str, refund: Row | None = None) -> DebitResult:

@@ -7,7 +7,8 @@ import sys
 from typing import Any
 
 from ..config import load_settings
-from ..payments.stripe_gateway import PaymentsDisabled, StripeGateway
+from ..errors import PaymentsDisabled
+from ..payments.stripe_gateway import StripeGateway
 from ..service import CreditsService
 from .run import reconcile, repair
 

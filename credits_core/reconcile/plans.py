@@ -22,9 +22,10 @@ from typing import Any
 
 import stripe
 
+from ..errors import SubscriptionNotFound
 from ..payments import plan_sync
-from ..payments.stripe_gateway import StripeGateway, _provider_error
-from ..payments.subscriptions import StripeSubscriptions, Subscription, SubscriptionNotFound, _subscription_from
+from ..payments.stripe_gateway import StripeGateway, provider_error
+from ..payments.subscriptions import StripeSubscriptions, Subscription, subscription_from
 from ..registry import NO_PLAN
 from ..service import CreditsService
 from ..stores.base import RowFilter
@@ -81,7 +82,7 @@ def ledger_plans(
             continue
         current = plan_sync.latest_plan_row(service, sub.user_id)
         now_plan = service.state(sub.user_id, tail=0, read_only=True).plan
-        target = plan_sync._target(sub, current)  # the webhook path's own rule
+        target = plan_sync.plan_target(sub, current)  # the webhook path's own rule
         out[sid] = PlanFact(sub, now_plan, target if target in plans else None, current.name if current else None)
     return out
 
@@ -118,7 +119,7 @@ def repair_plan(service: CreditsService, gateway: StripeGateway, d: Drift, tenan
 
 def _parse(raw: dict[str, Any]) -> Subscription | None:
     try:
-        return _subscription_from(raw)
+        return subscription_from(raw)
     except SubscriptionNotFound:
         return None
 
@@ -132,11 +133,11 @@ def _retrieve(lister: StripeLister, subscription_id: str) -> dict[str, Any] | No
         except stripe.InvalidRequestError as e:
             if e.http_status == 404 or e.code == "resource_missing":
                 return None
-            raise _provider_error(e, "read a subscription") from None
+            raise provider_error(e, "read a subscription") from None
         except stripe.RateLimitError as e:
-            lister.sleep(lister._wait(e, attempt, "subscriptions"))
+            lister.sleep(lister.wait_for(e, attempt, "subscriptions"))
         except stripe.StripeError as e:
-            raise _provider_error(e, "read a subscription") from None
+            raise provider_error(e, "read a subscription") from None
     return None  # pragma: no cover - _wait raises first
 
 

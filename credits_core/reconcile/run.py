@@ -2,7 +2,7 @@
 
 ``reconcile`` reads only: every Stripe list is complete before the ledger is
 compared, so Stripe down or rate-limiting past the back-off is a
-``PaymentProviderError`` and nothing is written. ``repair`` applies each
+``PaymentsUnavailable`` and nothing is written. ``repair`` applies each
 repairable line through the one path that already does that change exactly
 once — crediting and refund take-backs through
 ``payments.refund_sync.settle_paid_session`` (the confirm/webhook path),
@@ -22,7 +22,7 @@ from ..errors import CreditsError
 from ..payments import refund_sync
 from ..payments.stripe_gateway import StripeGateway
 from ..policy.reversals import reversal_name
-from ..policy.stripe_refunds import _progress  # the rule's own reading of a charge's refund chain
+from ..policy.stripe_refunds import recorded_refund
 from ..service import CreditsService
 from ..stores.base import RowFilter
 from .join import Drift, LedgerFacts, join
@@ -114,7 +114,7 @@ def ledger_facts(service: CreditsService, facts: StripeFacts) -> LedgerFacts:
             out.reversed.add(sid)
         fact = facts.sessions.get(sid)
         if fact is not None and fact.charge is not None:
-            out.refunded[sid] = _progress(topup, fact.charge.charge_id, service.find_row).refunded
+            out.refunded[sid] = recorded_refund(topup, fact.charge.charge_id, service.find_row)
     return out
 
 

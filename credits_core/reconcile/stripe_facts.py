@@ -6,7 +6,7 @@ cursors, https://docs.stripe.com/api/pagination). A 429 is waited out and the
 walk resumes after the last object seen: ``Retry-After`` when Stripe sends it,
 else an exponential back-off; ``Stripe-Should-Retry: false`` stops at once
 (https://docs.stripe.com/rate-limits). Any other failure is a
-``PaymentProviderError`` (a clear message, no Stripe text, no key) — raised
+``PaymentsUnavailable`` (a clear message, no Stripe text, no key) — raised
 before reconciliation decides or writes anything.
 """
 
@@ -21,17 +21,10 @@ from typing import Any
 
 import stripe
 
+from ..errors import CheckoutNotFound, PaymentsUnavailable
+from ..payments.events import NotOurs, PaidSession, as_int, paid_from
 from ..payments.refund_sync import EXPAND_CHARGE, charge_of
-from ..payments.stripe_gateway import (
-    CheckoutNotFound,
-    PaidSession,
-    PaymentProviderError,
-    StripeGateway,
-    _int,
-    _NotOurs,
-    _paid_from,
-    _provider_error,
-)
+from ..payments.stripe_gateway import StripeGateway, provider_error
 from ..policy.stripe_refunds import ChargeState
 
 Progress = Callable[[float, str], None]
@@ -81,7 +74,7 @@ class StripeLister:
         max_wait_s: float = 30.0,
         page: int = PAGE,
     ) -> None:
-        self.client = getattr(gateway, "client", None) or gateway._client
+        self.client = gateway.client
         self.sleep, self.max_waits, self.max_wait_s = sleep, max_waits, max_wait_s
         self.page = page
         self.waits: list[float] = []
@@ -103,9 +96,9 @@ class StripeLister:
                 return
             except stripe.RateLimitError as e:
                 waited += 1
-                self.sleep(self._wait(e, waited, what))
+                self.sleep(self.wait_for(e, waited, what))
             except stripe.StripeError as e:
-                raise _provider_error(e, f"list {what}") from None
+                raise provider_error(e, f"list {what}") from None
 
     def retrieve_session(self, session_id: str) -> dict[str, Any] | None:
         """One session with its charge; None when Stripe has no such session."""
@@ -118,17 +111,17 @@ class StripeLister:
             except stripe.InvalidRequestError as e:
                 if e.http_status == 404 or e.code == "resource_missing":
                     return None
-                raise _provider_error(e, "read a checkout session") from None
+                raise provider_error(e, "read a checkout session") from None
             except stripe.RateLimitError as e:
-                self.sleep(self._wait(e, attempt, "checkout sessions"))
+                self.sleep(self.wait_for(e, attempt, "checkout sessions"))
             except stripe.StripeError as e:
-                raise _provider_error(e, "read a checkout session") from None
+                raise provider_error(e, "read a checkout session") from None
         raise CheckoutNotFound()  # pragma: no cover - _wait raises first
 
-    def _wait(self, e: stripe.RateLimitError, attempt: int, what: str) -> float:
+    def wait_for(self, e: stripe.RateLimitError, attempt: int, what: str) -> float:
         headers = {str(k).lower(): v for k, v in (e.headers or {}).items()}
         if attempt > self.max_waits or headers.get("stripe-should-retry") == "false":
-            raise PaymentProviderError(
+            raise PaymentsUnavailable(
                 f"Stripe kept rate-limiting the listing of {what}; nothing was changed. Try again later.",
                 reason="rate_limited",
             )
@@ -156,19 +149,19 @@ def session_fact(obj: Mapping[str, Any]) -> SessionFact | None:
         return None
     meta = obj.get("metadata") or {}
     try:
-        paid = _paid_from(obj)
-        credits = _int(meta.get("credits"))
-    except _NotOurs:
+        paid = paid_from(obj)
+        credits = as_int(meta.get("credits"))
+    except NotOurs:
         return None
     return SessionFact(
         id=str(obj["id"]),
-        created=_int(obj.get("created") or 0),
+        created=as_int(obj.get("created") or 0),
         status=str(obj.get("status")),
         payment_status=str(obj.get("payment_status")),
         user_id=str(meta.get("user_id")),
         pack_id=str(meta.get("pack_id")),
         credits=credits,
-        amount_total=_int(obj.get("amount_total") or 0),
+        amount_total=as_int(obj.get("amount_total") or 0),
         currency=str(obj.get("currency") or ""),
         tenant=str(meta.get("tenant")),
         paid=paid,
@@ -198,7 +191,7 @@ def list_facts(
             facts.sessions[fact.id] = fact
         if n % lister.page == 0:  # newest first: how far back in the window the walk is
             span = (hi or int(time.time())) - (lo or 0)
-            done = ((hi or int(time.time())) - _int(obj.get("created") or 0)) / span if lo and span > 0 else 0.5
+            done = ((hi or int(time.time())) - as_int(obj.get("created") or 0)) / span if lo and span > 0 else 0.5
             note(min(0.6, 0.6 * done), f"Listed {n:,} checkout sessions")
     note(0.6, "Listing Stripe refunds")
     known = {s.paid.payment_intent for s in facts.sessions.values() if s.paid is not None}

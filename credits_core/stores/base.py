@@ -108,8 +108,9 @@ class LedgerStore(Protocol):
         """Every user's derived account (for balance distributions)."""
         ...
 
-    def iter_rows(self, batch: int = 1000) -> Iterator[Row]:
-        """Every row in ledger order (oldest first), read ``batch`` at a time: exports stream, never load all."""
+    def iter_rows(self, where: RowFilter = RowFilter(), *, light: bool = False) -> Iterator[Row]:
+        """Rows matching ``where`` in ledger order (oldest first), read a batch at a time: exports
+        and replays stream, never load all (``light``: see :func:`iter_rows` below)."""
         ...
 
     def close(self) -> None:
@@ -124,3 +125,21 @@ def append_all(rows: Iterable[Row]) -> list[Row]:
     if len(names) != len(set(names)):
         raise ValueError("a decision returned two rows with the same name")
     return out
+
+
+def iter_rows(store: LedgerStore, where: RowFilter = RowFilter(), *, light: bool = False) -> Iterator[Row]:
+    """Rows matching ``where`` oldest first, streamed when the store can (``iter_rows``).
+
+    Every store here streams (Odoo in pages, ``odoo_reads.py``); a store
+    without the capability would fall back to one ``rows`` read, reversed.
+    ``light`` lets a store give covered debits only ``{"tool", "cost"}`` as meta.
+    """
+    stream = getattr(store, "iter_rows", None)
+    if stream is not None:
+        return stream(where, light=light)
+    return reversed(store.rows(where))
+
+
+def count_rows(store: LedgerStore, where: RowFilter = RowFilter()) -> int:
+    """How many rows match ``where``, from the per-day aggregate every store has."""
+    return sum(t.rows for t in store.daily_totals(where))

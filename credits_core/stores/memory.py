@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC
 from typing import TypeVar
 
-from ..errors import Conflict
+from ..errors import StateConflict
 from ..models import Account, Row
 from ..policy.ledger import Decision, Lookup
 from .base import DailyBuckets, DailyTotal, RowFilter, ToolUsage, append_all
@@ -38,10 +38,10 @@ class MemoryStore:
             decision = decide(acc, self.find)
             rows = append_all(decision.rows)
             if any(r.name in self._by_name for r in rows):
-                raise Conflict("that ledger row already exists; nothing was written")
+                raise StateConflict("that ledger row already exists; nothing was written")
             after = acc.with_rows(rows)
             if after.balance.included < 0 or after.balance.purchased < 0:
-                raise Conflict("that change would take a balance below zero; nothing was written")
+                raise StateConflict("that change would take a balance below zero; nothing was written")
             for row in rows:
                 self._rows.append(row)
                 self._by_name[row.name] = row
@@ -57,6 +57,11 @@ class MemoryStore:
         source = self._by_user.get(where.user_id, []) if where.user_id else self._rows
         out = [r for r in reversed(source) if _matches(r, where)]
         return out[:limit] if limit is not None else out
+
+    def iter_rows(self, where: RowFilter = RowFilter(), *, light: bool = False) -> Iterator[Row]:
+        """Rows matching ``where`` in append order (oldest first); ``light`` changes nothing here."""
+        source = self._by_user.get(where.user_id, []) if where.user_id else self._rows
+        return (r for r in list(source) if _matches(r, where))
 
     def daily_totals(self, where: RowFilter = RowFilter()) -> list[DailyTotal]:
         sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
@@ -86,11 +91,6 @@ class MemoryStore:
 
     def accounts(self) -> list[Account]:
         return list(self._accounts.values())
-
-    def iter_rows(self, batch: int = 1000) -> Iterator[Row]:
-        with self._lock:
-            snapshot = list(self._rows)
-        yield from snapshot
 
     def close(self) -> None:
         pass

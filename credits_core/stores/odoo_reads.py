@@ -17,7 +17,7 @@ from typing import Any
 
 from ..models import Row
 from .base import DailyBuckets, RowFilter
-from .odoo_rows import LEDGER_DOMAIN, READ_FIELDS, from_record
+from .odoo_rows import READ_FIELDS, from_record
 
 
 class OdooLedgerReads:
@@ -43,13 +43,16 @@ class OdooLedgerReads:
             cell[2 if delta > 0 else 3] += delta
         return [DailyBuckets(d, *v) for d, v in sorted(days.items())]
 
-    def iter_rows(self, batch: int = 1000) -> Iterator[Row]:
-        """Every active ledger row, oldest first, ``batch`` records per request."""
+    def iter_rows(self, where: RowFilter = RowFilter(), *, light: bool = False, batch: int = 1000) -> Iterator[Row]:
+        """Active ledger rows matching ``where``, oldest first, ``batch`` records per request (``light``: whole rows)."""
+        from .odoo import _domain
+
+        domain = _domain(where)
         last = 0
         while True:
             page = self._read(
                 "search_read",
-                domain=[["id", ">", last], *LEDGER_DOMAIN],
+                domain=[["id", ">", last], *domain],
                 fields=READ_FIELDS,
                 order="id asc",
                 limit=max(1, batch),

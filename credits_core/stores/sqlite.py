@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import ConfigError, Conflict, CreditsError, LedgerUnavailable
+from ..errors import ConfigError, CreditsError, LedgerUnavailable, StateConflict
 from ..models import Account, Balance, Row
 from ..policy.ledger import Decision, Lookup
 from .base import DailyBuckets, DailyTotal, RowFilter, ToolUsage, append_all
@@ -144,6 +144,28 @@ class SqliteStore:
             )
             return [_to_row(r) for r in cur]
 
+    def iter_rows(self, where: RowFilter = RowFilter(), *, light: bool = False, batch: int = 5000) -> Iterator[Row]:
+        """Rows matching ``where`` in append order (oldest first), read ``batch`` at a time.
+
+        ``light``: a debit carries only ``tool``, ``cost`` and ``shortfall`` as meta (what
+        re-pricing reads; SQLite's JSON1 extracts the shortfall), sparing a JSON parse per
+        row; every other row is whole.
+        """
+        sql, args = _where(where)
+        extra = ", CASE WHEN kind = 'debit' THEN json_extract(meta, '$.shortfall') END" if light else ", NULL"
+        with _mapped():
+            cur = self._conn().cursor()
+            cur.execute(f"SELECT {_ROW_COLS}, tool{extra} FROM ledger {sql} ORDER BY id", args)
+            loads, parse = json.loads, datetime.fromisoformat
+            while chunk := cur.fetchmany(batch):
+                for name, user, kind, delta, inc, created, meta, tool, short in chunk:
+                    if light and kind == "debit":
+                        meta_of = {"tool": tool, "cost": short or -delta, "shortfall": short} if short else {
+                            "tool": tool, "cost": -delta}
+                    else:
+                        meta_of = loads(meta)
+                    yield Row(name, user, kind, delta, inc, parse(created + "+00:00"), meta_of)
+
     def daily_totals(self, where: RowFilter = RowFilter()) -> list[DailyTotal]:
         sql, args = _where(where)
         with _mapped():
@@ -178,19 +200,6 @@ class SqliteStore:
         with _mapped():
             cur = self._conn().execute(f"SELECT {_ACCOUNT_COLS} FROM accounts")
             return [_to_account(r) for r in cur]
-
-    def iter_rows(self, batch: int = 1000) -> Iterator[Row]:
-        """One SELECT on its own connection: a consistent snapshot (WAL), fetched ``batch`` rows at a time."""
-        own = self.path != ":memory:"
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None) if own else self._conn()
-        try:
-            with _mapped():
-                cur = conn.execute(f"SELECT {_ROW_COLS} FROM ledger ORDER BY id")
-                while chunk := cur.fetchmany(batch):
-                    yield from (_to_row(r) for r in chunk)
-        finally:
-            if own:
-                conn.close()
 
     # -- the one write path ------------------------------------------------
     def transact(self, user_id: str, decide: Callable[[Account, Lookup], Decision[T]]) -> T:
@@ -288,10 +297,10 @@ def _describe(exc: sqlite3.Error) -> CreditsError:
     if isinstance(exc, sqlite3.IntegrityError):
         detail = str(exc)
         if "included" in detail or "purchased" in detail:
-            return Conflict("that change would take a balance below zero; nothing was written")
+            return StateConflict("that change would take a balance below zero; nothing was written")
         if "UNIQUE" in detail:
-            return Conflict("that ledger row already exists; nothing was written")
-        return Conflict("the ledger refused that row; nothing was written")
+            return StateConflict("that ledger row already exists; nothing was written")
+        return StateConflict("the ledger refused that row; nothing was written")
     text = str(exc).lower()
     if "readonly" in text or "read-only" in text:
         reason = "the ledger file is read-only"

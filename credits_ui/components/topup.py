@@ -17,7 +17,8 @@ from __future__ import annotations
 import uuid
 
 from credits_core import CreditsService, TopUpResult
-from credits_core.payments import CheckoutSession, PaymentsDisabled, StripeGateway, flow
+from credits_core.errors import PaymentsDisabled
+from credits_core.payments import CheckoutSession, StripeGateway, flow
 from credits_core.runtime import shared_settings
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from credits_core.errors import PaymentRequired
+from credits_core.errors import InsufficientCredits
 
 
 def test_a_successful_action_is_charged_once_and_runs_once(service):
@@ -29,6 +29,6 @@ def test_a_failing_action_is_refunded_once(service):
 def test_a_refused_debit_runs_nothing(enforced):
     enforced.adjust("u1", "drain", -100, "included", "empty")
     ran = []
-    with pytest.raises(PaymentRequired):
+    with pytest.raises(InsufficientCredits):
         enforced.run_metered("u1", "comps_report", "m-3", lambda: ran.append(1))
     assert ran == []

@@ -12,7 +12,7 @@ from tests.core.export.test_chain import edit_delta, history
 
 def test_export_streams_pages_and_verifies_on_odoo(service: CreditsService):
     history(service, users=2)
-    rows = list(service.iter_rows(batch=3))  # several pages
+    rows = list(service.store.iter_rows(batch=3))  # several pages
     assert [r.name for r in rows] == [r.name for r in reversed(service.export_rows())]
     buf = io.BytesIO()
     head = export_chain(service, buf)

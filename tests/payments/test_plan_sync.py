@@ -19,10 +19,9 @@ import httpx
 import pytest
 
 from credits_core import CreditsService, FixedClock, MemoryStore
-from credits_core.errors import Forbidden
+from credits_core.errors import Forbidden, NoSubscription
 from credits_core.payments import StripeGateway
 from credits_core.payments.plan_sync import (
-    NoSubscription,
     confirm_subscription_checkout,
     handle_subscription_event,
     request_plan,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from credits_core import CreditsService, FixedClock, MemoryStore
-from credits_core.payments import PaymentProviderError
+from credits_core.errors import PaymentsUnavailable
 from credits_core.reconcile import StripeLister, reconcile, repair
 from credits_core.registry import MemoryRegistryRepository
 from tests.payments.support import PACK_PRICE, TENANT, App, gateway_for
@@ -157,11 +157,11 @@ def test_stripe_down_or_refusing_is_a_clear_error_and_writes_nothing(app: App):
     app.buy("u_down")
     before = rows(app)
     app.fake.fail_next(1, 500)
-    with pytest.raises(PaymentProviderError) as err:
+    with pytest.raises(PaymentsUnavailable) as err:
         run(app)
     assert "list checkout sessions" in err.value.message and app.fake.secret_key not in str(err.value.to_dict())
     rate_limit(app.fake, 1, should_retry=False)
-    with pytest.raises(PaymentProviderError) as err:
+    with pytest.raises(PaymentsUnavailable) as err:
         run(app)
     assert err.value.details["reason"] == "rate_limited" and rows(app) == before
 

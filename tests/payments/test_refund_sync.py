@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from credits_core import CreditsService, FixedClock, MemoryStore
-from credits_core.payments import CheckoutNotFound, PaymentProviderError
+from credits_core.errors import CheckoutNotFound, PaymentsUnavailable
 from credits_core.payments.refund_sync import newest, paid_session_of_payment_intent, session_charge
 from credits_core.policy.stripe_refunds import ChargeState
 from credits_core.registry import MemoryRegistryRepository
@@ -50,7 +50,7 @@ def test_unknown_session_and_stripe_down(app: App):
         session_charge(app.gateway, "cs_test_nope")
     sid = app.buy("u3")
     app.fake.fail_next(1, 500)
-    with pytest.raises(PaymentProviderError) as err:
+    with pytest.raises(PaymentsUnavailable) as err:
         session_charge(app.gateway, sid)
     assert app.fake.secret_key not in json.dumps(err.value.to_dict()) + str(err.value)
 

@@ -10,16 +10,24 @@ from typing import Any
 import httpx
 import pytest
 
-from credits_core.errors import BadRequest, ConfigError, Conflict, CreditsError, Forbidden, NotFound
-from credits_core.payments import (
+from credits_core.config import load_settings
+from credits_core.errors import (
+    BadRequest,
     CheckoutNotFound,
     CheckoutNotPaid,
-    PaidSession,
+    ConfigError,
+    CreditsError,
+    Forbidden,
+    NotFound,
     PaymentError,
-    PaymentProviderError,
     PaymentsDisabled,
-    StripeGateway,
+    PaymentsUnavailable,
+    StateConflict,
     WebhookInvalid,
+)
+from credits_core.payments import (
+    PaidSession,
+    StripeGateway,
 )
 from tests.standins.stripe_server import FakeStripe, WebhookSink
 
@@ -125,7 +133,7 @@ def test_the_same_attempt_returns_the_same_session(fake: FakeStripe, gw: StripeG
 
 def test_an_attempt_reused_for_another_pack_is_refused(gw: StripeGateway) -> None:
     checkout(gw)
-    with pytest.raises(PaymentProviderError) as info:
+    with pytest.raises(PaymentsUnavailable) as info:
         checkout(gw, pack_id="pack_500", credits=500, unit_amount=3900)
     err = info.value
     assert (err.code, err.http_status, err.details["reason"]) == ("payment_provider_error", 502, "idempotency_conflict")
@@ -134,15 +142,15 @@ def test_an_attempt_reused_for_another_pack_is_refused(gw: StripeGateway) -> Non
 
 
 def test_a_request_stripe_rejects_names_the_param(gw: StripeGateway) -> None:
-    with pytest.raises(PaymentProviderError) as info:
+    with pytest.raises(PaymentsUnavailable) as info:
         checkout(gw, currency="xyz")
     assert info.value.details == {"reason": "rejected", "param": "line_items[0][price_data][currency]"}
     assert_clean(info.value)
 
 
-def test_bad_arguments_are_programming_errors(gw: StripeGateway) -> None:
+def test_bad_arguments_are_a_clear_bad_request(gw: StripeGateway) -> None:
     for bad in ({"credits": 0}, {"unit_amount": -1}, {"currency": "dollars"}, {"attempt_id": ""}, {"user_id": ""}):
-        with pytest.raises(ValueError):
+        with pytest.raises(BadRequest):
             checkout(gw, **bad)
 
 
@@ -162,7 +170,7 @@ def test_an_open_session_is_not_paid(gw: StripeGateway) -> None:
         "sessionStatus": "open",
         "paymentStatus": "unpaid",
     }
-    assert isinstance(err, Conflict) and isinstance(err, PaymentError)
+    assert isinstance(err, StateConflict) and isinstance(err, PaymentError)
 
 
 def test_another_users_session_is_forbidden_before_its_status_is_told(fake: FakeStripe, gw: StripeGateway) -> None:
@@ -234,7 +242,7 @@ def test_stripe_unreachable(fake: FakeStripe, gw: StripeGateway) -> None:
     session = checkout(gw)
     fake.stop()
     for call in (lambda: checkout(gw, attempt_id="another"), lambda: gw.paid_session(session.id)):
-        with pytest.raises(PaymentProviderError) as info:
+        with pytest.raises(PaymentsUnavailable) as info:
             call()
         err = info.value
         assert (err.code, err.http_status, err.details) == ("payment_provider_error", 502, {"reason": "unreachable"})
@@ -248,7 +256,7 @@ def test_stripe_unreachable(fake: FakeStripe, gw: StripeGateway) -> None:
 )
 def test_stripe_failing(fake: FakeStripe, gw: StripeGateway, fault: int | str, reason: str) -> None:
     fake.fail_next(1, fault)
-    with pytest.raises(PaymentProviderError) as info:
+    with pytest.raises(PaymentsUnavailable) as info:
         checkout(gw)
     assert info.value.details == {"reason": reason}
     assert_clean(info.value)
@@ -266,7 +274,7 @@ def test_a_retry_recovers_with_the_same_idempotency_key(fake: FakeStripe) -> Non
 
 def test_a_wrong_key_is_a_configuration_problem_and_is_never_echoed(fake: FakeStripe) -> None:
     gw = make_gateway(fake, secret_key="sk_test_not_the_right_one_987")
-    with pytest.raises(PaymentProviderError) as info:
+    with pytest.raises(PaymentsUnavailable) as info:
         checkout(gw)
     err = info.value
     assert err.details == {"reason": "misconfigured"} and err.provider_error == "AuthenticationError"
@@ -405,15 +413,14 @@ def test_end_to_end_hosted_page_to_webhook(fake: FakeStripe, gw: StripeGateway) 
 # -- configuration ----------------------------------------------------------------------
 
 
-def test_from_env() -> None:
-    assert StripeGateway.from_env({}) is None
-    with pytest.raises(ConfigError, match="CZ_PUBLIC_APP_URL"):
-        StripeGateway.from_env({"STRIPE_SECRET_KEY": SECRET})
+def test_from_settings() -> None:
+    def gateway(env: dict[str, str]) -> StripeGateway | None:
+        return StripeGateway.from_settings(load_settings(env))
+
+    assert gateway({}) is None
     with pytest.raises(ConfigError, match="STRIPE_API_BASE"):
-        StripeGateway.from_env({"STRIPE_SECRET_KEY": SECRET, "CZ_PUBLIC_APP_URL": APP, "STRIPE_API_BASE": "ftp://x"})
-    gw = StripeGateway.from_env(
-        {"STRIPE_SECRET_KEY": SECRET, "CZ_PUBLIC_APP_URL": APP + "/", "STRIPE_API_BASE": "http://127.0.0.1:1"}
-    )
+        gateway({"STRIPE_SECRET_KEY": SECRET, "CZ_PUBLIC_APP_URL": APP, "STRIPE_API_BASE": "ftp://x"})
+    gw = gateway({"STRIPE_SECRET_KEY": SECRET, "CZ_PUBLIC_APP_URL": APP + "/", "STRIPE_API_BASE": "http://127.0.0.1:1"})
     assert gw is not None and gw.public_app_url == APP and gw.api_base == "http://127.0.0.1:1"
     assert not gw.webhooks_enabled
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from credits_core.errors import IdempotencyConflict, PaymentRequired, PlanRequired, UnknownTool
+from credits_core.errors import IdempotencyConflict, InsufficientCredits, PlanRequired, UnknownTool
 from credits_core.models import Account, Balance
 from credits_core.policy import decide_debit, replay_debit
 from credits_core.policy.debits import SUBSCRIBE_PATH, WARN_ONLY
@@ -56,7 +56,7 @@ def test_exact_balance_is_enough_and_leaves_zero(registry):
 
 def test_enforce_refuses_a_short_balance_with_required_balance_and_top_up(registry):
     path = {"packs": [{"id": "pack_100"}], "accountUrl": "/account#credits"}
-    with pytest.raises(PaymentRequired) as info:
+    with pytest.raises(InsufficientCredits) as info:
         decide_debit(account(1, 1), registry, "comps_report", "k", T0, enforce=True, top_up=path)
     err = info.value
     assert (err.code, err.http_status) == ("insufficient_credits", 402)
@@ -121,7 +121,7 @@ def test_unknown_tool(registry):
 def test_enforce_writes_nothing_not_even_the_pending_grant(enforced):
     enforced.adjust("u", "drain", -100, "included", "empty it")
     before = user_rows(enforced.store, "u")
-    with pytest.raises(PaymentRequired) as info:
+    with pytest.raises(InsufficientCredits) as info:
         enforced.debit("u", "ask_ai", "k1")
     assert info.value.details["topUp"]["packs"][0]["id"] == "pack_100"
     assert info.value.details["topUp"]["accountUrl"] == "/account#credits"
@@ -131,7 +131,7 @@ def test_enforce_writes_nothing_not_even_the_pending_grant(enforced):
 
 def test_a_refused_key_can_be_used_again_after_a_top_up(enforced):
     enforced.adjust("u", "drain", -100, "included", "empty it")
-    with pytest.raises(PaymentRequired):
+    with pytest.raises(InsufficientCredits):
         enforced.debit("u", "comps_report", "k1")
     enforced.top_up("u", "pack_100", "cs_1")
     res = enforced.debit("u", "comps_report", "k1")

@@ -10,8 +10,9 @@ from tests.core.stores.test_contract import history  # noqa: F401  (the shared f
 
 def test_iter_rows_streams_every_row_in_ledger_order(history: LedgerStore):  # noqa: F811
     newest_first = history.rows()
-    assert [r.name for r in history.iter_rows(batch=2)] == [r.name for r in reversed(newest_first)]
-    assert [r for r in history.iter_rows(batch=1000)] == list(reversed(newest_first))
+    assert [r for r in history.iter_rows()] == list(reversed(newest_first))
+    bob = [r.name for r in history.iter_rows(RowFilter(user_id="bob"))]
+    assert bob == [r.name for r in reversed(history.rows(RowFilter(user_id="bob")))]
 
 
 def test_daily_buckets_sum_the_rows_of_each_day(history: LedgerStore):  # noqa: F811

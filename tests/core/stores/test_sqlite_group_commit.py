@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from credits_core.errors import PaymentRequired
+from credits_core.errors import InsufficientCredits
 from credits_core.models import Row
 from credits_core.policy.ledger import Decision
 from credits_core.stores import SqliteStore
@@ -27,13 +27,13 @@ def test_concurrent_calls_share_commits_but_keep_their_own_outcomes(tmp_path):
     def call(i: int) -> None:
         def decide(acc, lookup):
             if i % 2:
-                raise PaymentRequired("odd callers are refused", i=i)
+                raise InsufficientCredits("odd callers are refused", i=i)
             return Decision([_row(i)], ("ok", i, acc.balance.included))
 
         barrier.wait()
         try:
             outcomes[i] = store.transact(f"user-{i % 3}", decide)
-        except PaymentRequired as exc:
+        except InsufficientCredits as exc:
             outcomes[i] = exc.details["i"]
 
     threads = [threading.Thread(target=call, args=(i,)) for i in range(24)]

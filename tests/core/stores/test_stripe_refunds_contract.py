@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from credits_core import CreditsService, FixedClock
-from credits_core.errors import Conflict
+from credits_core.errors import StateConflict
 from credits_core.policy.stripe_refunds import ChargeState, wanted_back
 from credits_core.registry import MemoryRegistryRepository
 from credits_core.stores.base import RowFilter
@@ -30,7 +30,7 @@ def test_concurrent_refund_states_of_one_charge_settle_exactly(store):
                     credits=CREDITS, price=PRICE, currency="usd",
                 )
                 return
-            except Conflict:  # Odoo: a name race this process lost answers 409 (as for any top-up)
+            except StateConflict:  # Odoo: a name race this process lost answers 409 (as for any top-up)
                 continue
             except BaseException as exc:  # pragma: no cover - reported below
                 errors.append(exc)
