@@ -92,7 +92,12 @@ def _export_chain(service, args) -> int:
         return 2
     from .export import export_chain
 
-    with open(args.chain, "wb") as out:
+    try:
+        out = open(args.chain, "wb")  # noqa: SIM115 - closed below, also when the export fails
+    except OSError as exc:
+        print(f"error: cannot write {args.chain}: {exc.strerror}", file=sys.stderr)
+        return 2
+    with out:
         head = export_chain(service, out)
     print(f"wrote {head.rows:,} rows to {args.chain}; head {head.head}; checkpoint {head.checkpoint}", file=sys.stderr)
     return 0

@@ -131,3 +131,6 @@ def test_cli_export_chain_and_verify(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "FAILED: edited: row #1" in out and "checkpoint CZ_SMCR|checkpoint|" in out and "over 2 rows" in out
     assert main(["export", "--chain", str(target), "--user", "x"]) == 2
+    assert main(["export", "--chain", str(tmp_path / "no" / "such" / "dir.jsonl")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+    assert main(["verify", str(tmp_path / "missing.jsonl")]) == 2
