@@ -1,6 +1,7 @@
 """``python -m credits_core`` / ``credits``: the service from a terminal.
 
-Exit codes: 0 ok, 1 a credits error (code and message on stderr), 2 bad usage.
+Exit codes: 0 ok, 1 a credits error (code and message on stderr), 2 bad usage,
+3 a check failed (``verify`` found tampering, ``reconcile`` found drift it did not repair).
 """
 
 from __future__ import annotations
@@ -49,8 +50,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print(service.top_up(args.user, args.pack, args.reference).to_dict())
         elif args.command == "tail":
             _print([r.to_dict() for r in service.ledger_tail(args.user, args.limit)])
+        elif args.command == "export" and args.chain:
+            return _export_chain(service, args)
         elif args.command == "export":
             _export(service, args)
+        elif args.command == "verify":
+            return _verify(service, args.file)
+        elif args.command == "reconcile":
+            from .reconcile.cli import run_reconcile
+
+            return run_reconcile(service, args)
         return 0
     except CreditsError as exc:
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
@@ -75,6 +84,44 @@ def _export(service, args) -> None:
                              r.purchased_delta, json.dumps(r.meta, sort_keys=True)])
     if args.output != "-":
         print(f"wrote {len(rows)} rows to {args.output}", file=sys.stderr)
+
+
+def _export_chain(service, args) -> int:
+    if args.user or args.kind or args.since or args.until or args.output != "-":
+        print("error: --chain exports the whole ledger; it takes no filters and no --output", file=sys.stderr)
+        return 2
+    from .export import export_chain
+
+    try:
+        out = open(args.chain, "wb")  # noqa: SIM115 - closed below, also when the export fails
+    except OSError as exc:
+        print(f"error: cannot write {args.chain}: {exc.strerror}", file=sys.stderr)
+        return 2
+    with out:
+        head = export_chain(service, out)
+    print(f"wrote {head.rows:,} rows to {args.chain}; head {head.head}; checkpoint {head.checkpoint}", file=sys.stderr)
+    return 0
+
+
+def _verify(service, path: str) -> int:
+    from .export import verify_file
+
+    try:
+        verdict = verify_file(service, path)
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    if verdict.ok:
+        print(f"OK: {verdict.rows:,} rows; head {verdict.head} matches {verdict.checkpoint}")
+        return 0
+    print(f"FAILED: {verdict.kind}: {verdict.message}")
+    if verdict.checkpoint:
+        held = (
+            f"head {verdict.checkpoint_head} over {verdict.checkpoint_rows:,} rows"
+            if verdict.checkpoint_rows is not None else "nothing (not in this ledger)"
+        )
+        print(f"checkpoint {verdict.checkpoint} holds {held}")
+    return 3
 
 
 def _date(text: str | None) -> datetime | None:
@@ -121,10 +168,18 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("tail", help="last rows of a user")
     s.add_argument("user")
     s.add_argument("--limit", type=int, default=20)
-    s = sub.add_parser("export", help="rows as CSV")
+    s = sub.add_parser("export", help="rows as CSV, or the whole ledger as a hash chain (--chain FILE)")
     s.add_argument("--output", "-o", default="-")
+    s.add_argument("--chain", metavar="FILE", help="tamper-evident JSON Lines export + a checkpoint row in the ledger")
     s.add_argument("--user")
     s.add_argument("--kind", action="append", choices=KINDS)
     s.add_argument("--since")
     s.add_argument("--until")
+    s = sub.add_parser("verify", help="check a chained export: OK, or the first row edited, moved, removed or added")
+    s.add_argument("file")
+    s = sub.add_parser("reconcile", help="compare Stripe with the ledger (paid/credited/refunded/plans)")
+    s.add_argument("--since", help="UTC date the window starts (inclusive)")
+    s.add_argument("--until", help="UTC date the window ends (exclusive)")
+    s.add_argument("--repair", action="store_true", help="apply the missing changes through the fulfilment paths")
+    s.add_argument("--json", action="store_true", help="print the report as JSON")
     return p

@@ -61,3 +61,7 @@ def topup_name(session_id: str) -> str:
 
 def adjust_name(key: str) -> str:
     return f"{ROW_PREFIX}adjust|{key}"
+
+
+def checkpoint_name(export_id: str) -> str:
+    return f"{ROW_PREFIX}checkpoint|{export_id}"

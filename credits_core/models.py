@@ -6,7 +6,9 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-KINDS = ("grant", "upgrade", "trim", "debit", "refund", "topup", "adjust", "plan")
+KINDS = ("grant", "upgrade", "trim", "debit", "refund", "topup", "adjust", "plan", "checkpoint")
+# The ledger's own rows (export checkpoints) belong to this user id, never a person.
+LEDGER_USER = "_ledger"
 ROW_PREFIX = "CZ_SMCR|"
 
 

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from .models import Account, Row
+from .models import LEDGER_USER, Account, Row
 from .registry import Registry
-from .stores.base import DailyTotal, ToolUsage
+from .stores.base import DailyBuckets, DailyTotal, ToolUsage
 
 
 def daily_totals_frame(totals: Iterable[DailyTotal]) -> pd.DataFrame:
@@ -35,6 +35,7 @@ def balances_frame(accounts: Iterable[Account], registry: Registry) -> pd.DataFr
             "total": a.balance.total,
         }
         for a in accounts
+        if a.user_id != LEDGER_USER
     ]
     return pd.DataFrame(records, columns=["userId", "plan", "included", "purchased", "total"])
 
@@ -53,3 +54,34 @@ def rows_frame(rows: Iterable[Row]) -> pd.DataFrame:
         for r in rows
     ]
     return pd.DataFrame(records, columns=["createdAt", "userId", "kind", "delta", "bucket", "tool", "name"])
+
+
+OUTSTANDING_COLUMNS = ["day", "included", "purchased", "outstanding", "purchasedValue", "creditsIn", "creditsOut"]
+
+
+def outstanding_frame(buckets: Iterable[DailyBuckets], topups: Iterable[Row]) -> pd.DataFrame:
+    """Outstanding credits at the end of each UTC day with rows, by bucket; credits in / out that day.
+
+    ``purchasedValue`` (major currency units) values the purchased credits
+    outstanding at the average price paid per credit bought up to that day
+    (``price`` / ``credits`` of the top-up rows): what finance carries as
+    deferred revenue. Days without rows are left out.
+    """
+    df = pd.DataFrame([b.__dict__ for b in buckets], columns=["day", "included", "purchased", "credits_in", "credits_out"])
+    df = df.rename(columns={"credits_in": "creditsIn", "credits_out": "creditsOut"})
+    df["included"] = df["included"].cumsum()
+    df["purchased"] = df["purchased"].cumsum()
+    df["outstanding"] = df["included"] + df["purchased"]
+    paid: dict[str, list[int]] = {}
+    for r in topups:
+        cell = paid.setdefault(r.created_at.strftime("%Y-%m-%d"), [0, 0])
+        cell[0] += int(r.meta.get("price") or 0)
+        cell[1] += int(r.meta.get("credits") or r.delta)
+    money = bought = 0
+    value = []
+    for day, purchased in zip(df["day"], df["purchased"], strict=True):
+        money, bought = money + paid.get(day, [0, 0])[0], bought + paid.get(day, [0, 0])[1]
+        value.append(round(int(purchased) * money / bought / 100, 2) if bought else 0.0)
+    df["purchasedValue"] = pd.Series(value, index=df.index, dtype=float)
+    df["day"] = pd.to_datetime(df["day"])
+    return df[OUTSTANDING_COLUMNS]

@@ -12,14 +12,14 @@ from __future__ import annotations
 import contextlib
 import operator
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from . import keys
 from .clock import Clock, SystemClock, month_of
 from .errors import BadRequest, NotFound, UnknownPack
-from .models import Account, CreditsState, DebitResult, PlanChange, RefundResult, Row, TopUpResult
+from .models import LEDGER_USER, Account, CreditsState, DebitResult, PlanChange, RefundResult, Row, TopUpResult
 from .policy import (
     ChargeState,
     Settlement,
@@ -31,8 +31,10 @@ from .policy import (
     rollover_rows,
     settle_topup_rows,
 )
+from .policy.checkpoints import checkpoint_rows
 from .policy.grants import current_plan
 from .policy.ledger import Decision, Lookup
+from .policy.reversals import reversal_name, reversal_rows
 from .registry import MemoryRegistryRepository, Pack, Registry, RegistryRepository
 from .registry import editing as registry_editing
 from .stores.base import LedgerStore, RowFilter, count_rows, iter_rows
@@ -272,6 +274,18 @@ class CreditsService:
 
         return self.store.transact(user_id, self._rolled(decide, now=now))
 
+    def reverse_top_up(self, session_id: str, why: str) -> Row:
+        """Take back a top-up no payment backs, once (``policy.reversals``; reconciliation's repair)."""
+        topup = self.store.find(keys.topup_name(keys.check_key(session_id, "sessionId")))
+        if topup is None:
+            raise NotFound(f"no top-up for session {session_id!r}", sessionId=session_id)
+        now = self.now()
+
+        def decide(acc: Account, lookup: Lookup) -> Decision[Row]:
+            return reversal_rows(acc, topup, session_id, why, now, lookup(reversal_name(session_id)))
+
+        return self.store.transact(topup.user_id, self._rolled(decide, now=now))
+
     # -- ledger identity and maintenance --------------------------------------
     @property
     def ledger_id(self) -> str:
@@ -296,12 +310,41 @@ class CreditsService:
         """Every row matching ``where``, newest first (exports)."""
         return self.store.rows(where)
 
+    def iter_rows(self, where: RowFilter = RowFilter()) -> Iterator[Row]:
+        """Rows matching ``where`` in ledger order, streamed (chained exports)."""
+        return iter_rows(self.store, where)
+
+    def find_row(self, name: str) -> Row | None:
+        """The row named ``name`` (a checkpoint, a top-up), if any."""
+        return self.store.find(name)
+
+    def checkpoint(self, export_id: str, head: str, rows: int, **meta: Any) -> Row:
+        """Record a chained export's head in the ledger, once (``CZ_SMCR|checkpoint|<id>``, delta 0).
+
+        Written for the ledger's own user (``LEDGER_USER``): no monthly grant runs for it.
+        """
+        export_id = keys.check_key(export_id, "exportId")
+        now = self.now()
+
+        def decide(acc: Account, lookup: Lookup) -> Decision[Row]:
+            found = lookup(keys.checkpoint_name(export_id))
+            return checkpoint_rows(acc, export_id, head, rows, now, found, **meta)
+
+        return self.store.transact(LEDGER_USER, decide)
+
     # -- ops queries ---------------------------------------------------------
     def daily_totals(self, where: RowFilter = RowFilter()):  # -> pandas.DataFrame
         """Credits and row counts per UTC day and kind."""
         from .ops import daily_totals_frame
 
         return daily_totals_frame(self.store.daily_totals(where))
+
+    def outstanding(self, where: RowFilter = RowFilter()):  # -> pandas.DataFrame
+        """Outstanding credits per UTC day by bucket, purchased ones valued at the price paid; credits in / out."""
+        from .ops import outstanding_frame
+
+        topups = self.store.rows(RowFilter(where.user_id, ("topup",), None, where.until))
+        return outstanding_frame(self.store.daily_buckets(RowFilter(where.user_id, (), None, where.until)), topups)
 
     def top_tools(self, where: RowFilter = RowFilter(), limit: int = 10):  # -> pandas.DataFrame
         """Tools ranked by credits charged."""

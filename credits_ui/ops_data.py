@@ -80,3 +80,9 @@ def ledger_rows(
 ) -> pd.DataFrame:
     """The newest ``limit`` rows matching the filters."""
     return _service.rows(row_filter(user, kinds, since, until), limit)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=32)
+def outstanding(_service: CreditsService, source: str, rev: str) -> pd.DataFrame:
+    """Outstanding credits per day by bucket, valued; credits in / out (``service.outstanding``)."""
+    return _service.outstanding()

@@ -1,4 +1,5 @@
-"""Ops ledger: daily movements, top tools, balance distribution, any user's ledger, CSV export.
+"""Ops ledger: outstanding credits over time first, then daily movements per kind, top tools,
+balance distribution, any user's ledger, CSV and chained exports, Stripe reconciliation.
 
 Admins only (``CZ_ADMIN_USERS`` or the admin secret). In DEMO mode, without
 the secret, it shows the DEMO session's own ledger, labelled DEMO.
@@ -15,8 +16,11 @@ import streamlit as st
 from credits_core.models import KINDS
 from credits_ui import ops_data, session
 from credits_ui.components.admin import Scope, choose_scope, unlock_form
+from credits_ui.components.chain_export import chain_export
 from credits_ui.components.errors import capture, show_error
 from credits_ui.components.export import export_button
+from credits_ui.components.outstanding import outstanding_overview
+from credits_ui.components.reconciliation import reconciliation_panel
 from credits_ui.layout import page_header, page_session
 from credits_ui.main import run_page
 from credits_ui.session import UiSession
@@ -32,6 +36,7 @@ KIND_COLORS = {
     "trim": "#F2A541",
     "adjust": "#7A8699",
     "plan": "#C9CED8",
+    "checkpoint": "#5C6470",
 }
 
 
@@ -187,6 +192,13 @@ def render() -> None:
         st.info("The ledger is empty so far." + (" Ask AI or buy a pack to see rows here." if scope.is_demo else ""))
         return
 
+    outstanding, err = capture(ops_data.outstanding, service, source, rev)
+    if outstanding is None:
+        show_error(err)  # type: ignore[arg-type]
+        return
+    outstanding_overview(outstanding)
+    st.divider()
+
     first, last = everything["day"].min().date(), everything["day"].max().date()
     f1, f2, f3, f4 = st.columns([2, 2, 3, 1], vertical_alignment="bottom")
     with f1:
@@ -208,7 +220,7 @@ def render() -> None:
     c1, c2 = st.columns([3, 2], gap="large")
     with c1:
         head, pick = st.columns([3, 2], vertical_alignment="bottom")
-        head.subheader("Daily movements", anchor=False)
+        head.subheader("Daily movements by kind", anchor=False)
         measure = pick.segmented_control(
             "Measure",
             ["credits", "rows"],
@@ -274,6 +286,12 @@ def render() -> None:
             export_button(
                 totals, f"daily-totals_{stamp}.csv", label="Export daily totals (CSV)", key="cz_ops_export_totals"
             )
+        chain_export(service, ledger=source)
+    st.divider()
+    if scope.is_demo:
+        st.caption("Reconciliation with Stripe runs on the server ledger: admins only.")
+    else:
+        reconciliation_panel(service)
 
 
 run_page(render)

@@ -83,6 +83,11 @@ def request_id_for(subscription_id: str, target: str, current: Row | None) -> st
     return f"stripe:{subscription_id}:{target}:{after}"
 
 
+def plan_target(sub: Subscription, current: Row | None) -> str | None:
+    """The plan the ledger should have for ``sub`` (None: not this subscription's to decide); reconciliation."""
+    return _target(sub, current)
+
+
 def _target(sub: Subscription, current: Row | None) -> str | None:
     """The plan the ledger should have for ``sub``; None when ``sub`` does not decide it."""
     if sub.active:

@@ -250,6 +250,11 @@ def _metadata(user_id: str, plan_id: str, registry_version: int, tenant: str) ->
     }
 
 
+def subscription_from(obj: Mapping[str, Any]) -> Subscription:
+    """A listed subscription object as :class:`Subscription`; ``SubscriptionNotFound`` if not ours."""
+    return _subscription_from(obj)
+
+
 def _subscription_from(obj: Mapping[str, Any]) -> Subscription:
     """A :class:`Subscription` from Stripe's object; ``SubscriptionNotFound`` if not ours."""
     meta = obj.get("metadata")

@@ -89,6 +89,11 @@ def _progress(topup: Row, charge_id: str, lookup: Lookup) -> _Progress:
     return _Progress(refunded, wanted, n)
 
 
+def recorded_refund(topup: Row, charge_id: str, lookup: Lookup) -> int:
+    """The largest refunded amount of ``charge_id`` the ledger recorded (top-up and chain): reconciliation."""
+    return _progress(topup, charge_id, lookup).refunded
+
+
 def charge_refund_rows(
     acc: Account, topup: Row, charge: ChargeState, now: datetime, lookup: Lookup
 ) -> Decision[Row | None]:

@@ -53,6 +53,15 @@ class DailyTotal:
 
 
 @dataclass(frozen=True)
+class DailyBuckets:
+    day: str  # YYYY-MM-DD (UTC)
+    included: int  # net change of the included bucket
+    purchased: int  # net change of the purchased bucket
+    credits_in: int  # sum of the positive deltas
+    credits_out: int  # sum of the negative deltas (<= 0)
+
+
+@dataclass(frozen=True)
 class ToolUsage:
     tool: str
     credits: int  # credits charged (positive)
@@ -87,12 +96,21 @@ class LedgerStore(Protocol):
         """Sum of deltas and row count per UTC day and kind."""
         ...
 
+    def daily_buckets(self, where: RowFilter = RowFilter()) -> list[DailyBuckets]:
+        """Per UTC day: net change of each bucket, credits in and out (outstanding credits over time)."""
+        ...
+
     def top_tools(self, where: RowFilter = RowFilter(), limit: int = 10) -> list[ToolUsage]:
         """Tools by credits charged (debits net of nothing; refunds are separate)."""
         ...
 
     def accounts(self) -> list[Account]:
         """Every user's derived account (for balance distributions)."""
+        ...
+
+    def iter_rows(self, where: RowFilter = RowFilter(), *, light: bool = False) -> Iterator[Row]:
+        """Rows matching ``where`` in ledger order (oldest first), read a batch at a time: exports
+        and replays stream, never load all (``light``: see :func:`iter_rows` below)."""
         ...
 
     def close(self) -> None:
@@ -112,8 +130,8 @@ def append_all(rows: Iterable[Row]) -> list[Row]:
 def iter_rows(store: LedgerStore, where: RowFilter = RowFilter(), *, light: bool = False) -> Iterator[Row]:
     """Rows matching ``where`` oldest first, streamed when the store can (``iter_rows``).
 
-    Streaming is an optional capability: SQLite and memory stream; a store
-    without it (Odoo today) falls back to one ``rows`` read, reversed.
+    Every store here streams (Odoo in pages, ``odoo_reads.py``); a store
+    without the capability would fall back to one ``rows`` read, reversed.
     ``light`` lets a store give covered debits only ``{"tool", "cost"}`` as meta.
     """
     stream = getattr(store, "iter_rows", None)

@@ -11,7 +11,7 @@ from typing import TypeVar
 from ..errors import StateConflict
 from ..models import Account, Row
 from ..policy.ledger import Decision, Lookup
-from .base import DailyTotal, RowFilter, ToolUsage, append_all
+from .base import DailyBuckets, DailyTotal, RowFilter, ToolUsage, append_all
 
 T = TypeVar("T")
 
@@ -70,6 +70,15 @@ class MemoryStore:
             cell[0] += r.delta
             cell[1] += 1
         return [DailyTotal(d, k, c, n) for (d, k), (c, n) in sorted(sums.items())]
+
+    def daily_buckets(self, where: RowFilter = RowFilter()) -> list[DailyBuckets]:
+        sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        for r in self.rows(where):
+            cell = sums[r.created_at.astimezone(UTC).strftime("%Y-%m-%d")]
+            cell[0] += r.included_delta
+            cell[1] += r.purchased_delta
+            cell[2 if r.delta > 0 else 3] += r.delta
+        return [DailyBuckets(d, *v) for d, v in sorted(sums.items())]
 
     def top_tools(self, where: RowFilter = RowFilter(), limit: int = 10) -> list[ToolUsage]:
         sums: dict[str, list[int]] = defaultdict(lambda: [0, 0])

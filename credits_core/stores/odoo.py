@@ -93,6 +93,7 @@ from ..policy.ledger import Decision, Lookup
 from .base import DailyTotal, RowFilter, ToolUsage, append_all
 from .odoo_client import OdooClient, OdooError, OdooTransportError
 from .odoo_fold import Rec, base_of, fold
+from .odoo_reads import OdooLedgerReads
 from .odoo_rows import (
     AGGREGATES,
     LEDGER_DOMAIN,
@@ -197,7 +198,7 @@ class _Lookup:
         return recent[0] if recent else None
 
 
-class OdooStore:
+class OdooStore(OdooLedgerReads):
     """The ledger in Odoo ``crm.lead`` (see module docstring)."""
 
     def __init__(

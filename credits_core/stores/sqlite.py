@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from ..errors import ConfigError, CreditsError, LedgerUnavailable, StateConflict
 from ..models import Account, Balance, Row
 from ..policy.ledger import Decision, Lookup
-from .base import DailyTotal, RowFilter, ToolUsage, append_all
+from .base import DailyBuckets, DailyTotal, RowFilter, ToolUsage, append_all
 
 T = TypeVar("T")
 
@@ -175,6 +175,16 @@ class SqliteStore:
                 args,
             )
             return [DailyTotal(*r) for r in cur]
+
+    def daily_buckets(self, where: RowFilter = RowFilter()) -> list[DailyBuckets]:
+        sql, args = _where(where)
+        with _mapped():
+            cur = self._conn().execute(
+                "SELECT substr(created_at, 1, 10) AS day, sum(included_delta), sum(delta - included_delta), "
+                f"sum(max(delta, 0)), sum(min(delta, 0)) FROM ledger {sql} GROUP BY day ORDER BY day",
+                args,
+            )
+            return [DailyBuckets(*r) for r in cur]
 
     def top_tools(self, where: RowFilter = RowFilter(), limit: int = 10) -> list[ToolUsage]:
         sql, args = _where(RowFilter(where.user_id, ("debit",), where.since, where.until))
@@ -335,7 +345,7 @@ def _from_row(row: Row) -> tuple[Any, ...]:
 
 
 def _to_row(r: tuple[Any, ...]) -> Row:
-    created = datetime.strptime(r[5], _TS).replace(tzinfo=UTC)
+    created = datetime.fromisoformat(r[5]).replace(tzinfo=UTC)  # _TS text; fromisoformat is ~10x strptime
     return Row(r[0], r[1], r[2], r[3], r[4], created, json.loads(r[6]))
 
 

@@ -44,8 +44,8 @@ def test_ops_page_shows_the_seeded_ledger(seeded_server, page: Page, shots: Path
     wait_idle(page)
     expect(page.get_by_text("Showing: Server ledger")).to_be_visible()
     charts = page.locator("[data-testid='stVegaLiteChart']")
-    expect(charts).to_have_count(3)
-    for i in range(3):
+    expect(charts).to_have_count(5)  # outstanding, in vs out, per kind, top tools, balances
+    for i in range(5):
         expect(charts.nth(i).locator("canvas, svg").first).to_be_visible()
     rows_metric = page.locator("[data-testid='stMetric']", has_text="Ledger rows")
     expect(rows_metric).to_be_visible()

@@ -444,6 +444,9 @@ class FakeStripe(BillingMixin):
         left = ch["amount"] - ch["amount_refunded"]
         ch["amount_refunded"] += left if amount is None else min(amount, left)
         ch["refunded"] = ch["amount_refunded"] >= ch["amount"]
+        from .stripe_lists import record_refund  # listed by GET /v1/refunds
+
+        record_refund(self, rec, left if amount is None else min(amount, left))
 
     def _event(self, event_type: str, session_id: str, *, refund: bool = True) -> dict[str, Any]:
         with self._lock:
@@ -563,8 +566,11 @@ class FakeStripe(BillingMixin):
         data = _nest(pairs)
         self._check_auth(headers.get("Authorization"))
         version = headers.get("Stripe-Version") or DEFAULT_API_VERSION
+        from .stripe_lists import route as lists  # paginated lists and injected 429s
         from .stripe_refunds import route  # refunds live in their own module
 
+        if (listed := lists(self, method, path, data)) is not None:
+            return listed
         if (routed := route(self, method, path, data)) is not None:
             return 200, routed, {}
         if method == "POST" and path == "/v1/checkout/sessions":

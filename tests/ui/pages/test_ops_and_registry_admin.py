@@ -49,10 +49,12 @@ def test_demo_ops_shows_the_demo_ledger_labelled(demo: AppTest) -> None:
     assert metric(demo, "Ledger rows") == "3"
     assert metric(demo, "Credits topped up") == "100"
     assert metric(demo, "Credits debited") == "3"
-    assert charts(demo) == 3, "daily movements, top tools and balance distribution"
+    assert charts(demo) == 5, "outstanding, in vs out, daily movements, top tools and balance distribution"
     rows = next(d.value for d in demo.dataframe if "name" in d.value.columns)
     assert set(rows["kind"]) == {"grant", "topup", "debit"}
-    assert {b.label for b in demo.download_button} == {"Export rows (CSV)", "Export daily totals (CSV)"}
+    assert {b.label for b in demo.download_button} == {
+        "Export rows (CSV)", "Export daily totals (CSV)", "Export outstanding (CSV)"}
+    assert "Reconciliation with Stripe runs on the server ledger: admins only." in [c.value for c in demo.caption]
 
 
 def test_server_ops_is_admin_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -76,7 +78,7 @@ def test_server_ops_for_listed_admin_with_filters_and_export(monkeypatch: pytest
     seed_demo(service, users=6, months=2, scale=0.2)
     at.run()
     open_page(at, "pages/ops_ledger.py")
-    assert charts(at) == 3
+    assert charts(at) == 5
     all_rows = int(metric(at, "Ledger rows").replace(",", ""))
     assert all_rows > 50
     at.selectbox(key="cz_ops_user").set_value("user_0001").run()
