@@ -90,14 +90,14 @@ class CreditsService:
         """
         keys.check_user(user_id)
         reg, now = self.registry, self.now()
-        acc = self.store.account(user_id)
-        if acc.month != month_of(now):
+        acc, month = self.store.account(user_id), month_of(now)
+        if acc.month != month:
             if read_only:
                 acc = acc.with_rows(rollover_rows(acc, reg, now))
             else:
                 acc = self.store.transact(user_id, self._rolled(lambda a, _lookup: Decision([], a)))
         rows = self.store.tail(user_id, _clamp(tail)) if tail else []
-        return self._state_of(user_id, acc, rows, reg, now)
+        return self._state_of(user_id, acc, rows, reg, month)
 
     async def state_async(self, user_id: str, *, tail: int = 20) -> CreditsState:
         """``state`` for the event loop: cached local reads (``snapshot``) on the loop, writes async.
@@ -112,12 +112,13 @@ class CreditsService:
         limit = _clamp(tail) if tail else 0
         reg, now = self.registry, self.now()
         acc, rows = snapshot(user_id, limit)
-        if acc.month != month_of(now):
-            acc = await self._transact_async(user_id, self._rolled(lambda a, _lookup: Decision([], a), reg, now))
+        month = month_of(now)
+        if acc.month != month:
+            await self._transact_async(user_id, self._rolled(lambda a, _lookup: Decision([], a), reg, now))
             acc, rows = snapshot(user_id, limit)
-        return self._state_of(user_id, acc, rows, reg, now)
+        return self._state_of(user_id, acc, rows, reg, month)
 
-    def _state_of(self, user_id: str, acc: Account, rows: list[Row], reg: Registry, now: datetime) -> CreditsState:
+    def _state_of(self, user_id: str, acc: Account, rows: list[Row], reg: Registry, month: str) -> CreditsState:
         plan = current_plan(acc, reg)
         return CreditsState(
             user_id=user_id,
@@ -126,7 +127,7 @@ class CreditsService:
             monthly_included=plan.monthly_included,
             soft_cap=plan.soft_cap,
             enforce=self.enforce,
-            month=month_of(now),
+            month=month,
             ledger_tail=tuple(rows),
             registry_version=reg.version,
         )
