@@ -34,7 +34,8 @@ from .routes.credits import DEFAULT_TAIL, MAX_TAIL
 _KEY = re.compile(r"[A-Za-z0-9._:-]{1,200}")  # schemas.KEY_PATTERN
 _LIMIT = re.compile(rb"limit=(0|[1-9][0-9]{0,2})")
 _BODY_KEYS = frozenset({"tool", "idempotencyKey"})
-_BODIES = 4096  # rendered state answers kept (see _state_body)
+_BODIES = 4096  # rendered state answers kept (see _state_body) ...
+_BODY_BYTES = 16_384  # ... each at most this long
 
 
 class FastPathMiddleware:
@@ -102,6 +103,8 @@ class FastPathMiddleware:
         if hit is not None and hit[0] == state:
             return hit[1]
         body = JSONResponse(state.to_dict()).body
+        if len(body) > _BODY_BYTES:  # bounded memory: long tails are rendered each time
+            return body
         if len(self._bodies) >= _BODIES:
             self._bodies.pop(next(iter(self._bodies)))
         self._bodies[key] = (state, body)

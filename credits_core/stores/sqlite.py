@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS accounts (
 """
 
 _SNAPSHOTS = 4096  # cached accounts per connection (see SqliteStore.snapshot)
+_SNAPSHOT_ROWS = 50  # longer tails are read, not cached
 _ROW_COLS = "name, user_id, kind, delta, included_delta, created_at, meta"
 _TS = "%Y-%m-%d %H:%M:%S.%f"
 
@@ -163,9 +164,10 @@ class SqliteStore:
                 rows = self._tail(conn, user_id, limit)
             finally:
                 conn.execute("COMMIT")
-            if len(cache) >= _SNAPSHOTS:
-                cache.pop(next(iter(cache)))
-            cache[user_id] = (version, acc, limit, rows)
+            if limit <= _SNAPSHOT_ROWS:  # bounded memory: at most _SNAPSHOTS x _SNAPSHOT_ROWS rows
+                if len(cache) >= _SNAPSHOTS:
+                    cache.pop(next(iter(cache)))
+                cache[user_id] = (version, acc, limit, rows)
             return acc, rows
 
     def find(self, name: str) -> Row | None:

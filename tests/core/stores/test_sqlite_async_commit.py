@@ -158,3 +158,43 @@ def test_snapshot_of_an_unknown_user(tmp_path, limit):
     acc, rows = store.snapshot("nobody", limit)
     assert acc.rows == 0 and rows == []
     store.close()
+
+
+def test_disk_full_under_async_debits_keeps_every_acknowledged_one(tmp_path, monkeypatch):
+    from credits_core import CreditsService
+    from credits_core.errors import LedgerUnavailable
+
+    store = SqliteStore(tmp_path / "ledger.sqlite3")
+    service = CreditsService(store)
+    service.top_up("full", "pack_2000", "cs_full")
+    real_open = store._open
+
+    def tiny_open() -> sqlite3.Connection:
+        conn = real_open()
+        conn.execute("PRAGMA max_page_count=60")
+        return conn
+
+    monkeypatch.setattr(store, "_open", tiny_open)
+
+    async def burst(start: int) -> list[object]:
+        calls = [service.debit_async("full", "ask_ai", f"full-{i}") for i in range(start, start + 25)]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    async def main() -> tuple[int, list[BaseException]]:
+        acked, errors = 0, []
+        for start in range(0, 5000, 25):
+            outcomes = await burst(start)
+            acked += sum(not isinstance(o, BaseException) for o in outcomes)
+            errors += [o for o in outcomes if isinstance(o, BaseException)]
+            if errors:
+                break
+        return acked, errors
+
+    acked, errors = asyncio.run(main())
+    assert errors and all(isinstance(e, LedgerUnavailable) and "full" in e.message for e in errors), errors[:1]
+    store.close()
+    reopened = SqliteStore(tmp_path / "ledger.sqlite3")
+    debits = [r for r in reopened.rows() if r.kind == "debit"]
+    assert len(debits) == acked > 0
+    assert reopened.account("full").balance.total == sum(r.delta for r in reopened.rows())  # no partial row
+    reopened.close()
