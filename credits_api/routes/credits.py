@@ -2,7 +2,10 @@
 
 Thin routes: parse → call ``CreditsService`` → answer its ``to_dict()``.
 Every ``CreditsError`` the service raises (402, 403, 409, 503, …) is
-translated in ``errors.py``.
+translated in ``errors.py``. Debits and the caller's state are async (the
+store's asyncio group commit and cached snapshot reads, no threadpool hop);
+plain requests of those two are usually answered by ``credits_api.fast_path``
+with the same calls, and these routes define the API and answer the rest.
 """
 
 from __future__ import annotations
