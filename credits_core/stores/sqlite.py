@@ -250,6 +250,8 @@ class SqliteStore:
         loop = asyncio.get_running_loop()
         committer = self._committer
         if committer is None or committer.loop is not loop:
+            if committer is not None and committer.loop.is_closed():
+                committer.close()  # its loop is gone (asyncio.run ended): end its thread too
             committer = self._committer = AsyncCommitter(loop, self._writer, self._open, run_batch, fail_batch)
         return await committer.submit(_Job(user_id, decide))  # type: ignore[no-any-return]
 
