@@ -1,10 +1,12 @@
-"""HTTP benchmark: authenticated debits/s through ``streamlit run app.py`` vs a bare SQLite route.
+"""HTTP benchmark: authenticated debits/s and credits-state/s through ``streamlit run app.py`` vs bare routes.
 
 The server runs with ``CZ_BENCH_ROUTES=1``, which makes ``create_api()`` also
-mount ``POST /api/_bench/raw-insert`` (one sqlite3 INSERT + COMMIT into a
-scratch table of the same ledger file, same pragmas: WAL, synchronous=FULL).
-The ratio debits/s ÷ raw inserts/s is what the API layer (auth, validation,
-the service's rules, JSON) costs on top of the durable write both must do.
+mount the baselines (``credits_api/bench_routes.py``), measured in the same
+run and printed side by side, each with p50 and p99: ``GET /api/_bench/json``
+(async, no work), ``POST /api/_bench/async-insert`` (async: one INSERT +
+COMMIT at synchronous=FULL on the loop, one fsync per request) and the older
+``POST /api/_bench/raw-insert`` (the same write in the threadpool). The server's
+RSS is read before and after the runs.
 
 Load: ``wrk`` (Debian's C load generator, ``make bench`` installs it) with
 ``CONNECTIONS`` keep-alive connections on 127.0.0.1 for a fixed duration, so
@@ -63,8 +65,21 @@ request = function()
   return wrk.format("POST", "/api/credits-debit", headers, body)
 end
 """
-TARGET_RPS = 1000
-TARGET_RATIO = 0.5
+_WRK_STATE = """
+local n = 0
+local tokens = {TOKENS}
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/api/credits-state?limit=5", {["Authorization"] = "Bearer " .. tokens[(n % #tokens) + 1]})
+end
+"""
+# Issue #17: debits >= 3,000/s, p99 <= 25 ms, >= 0.25 x the bare JSON route and >= 1.0 x the bare async
+# FULL insert route of the same run; credits-state >= 5,000/s; no errors.
+TARGET_RPS = 3000
+TARGET_P99_MS = 25.0
+TARGET_JSON_RATIO = 0.25
+TARGET_INSERT_RATIO = 1.0
+TARGET_STATE_RPS = 5000
 
 
 BENCH_ADMIN = "adm_bench_" + secrets.token_hex(8)  # plans are applied by an admin (users only preview)
@@ -184,18 +199,26 @@ def _measure(server_url: str, clerk_key: Any, clerk: ClerkStandIn, total: int, c
                 json={"tool": "ask_ai", "idempotencyKey": f"warm-{run_id}-{i}"},
                 headers=headers[i % CONNECTIONS],
             )
+            c.post("/api/_bench/async-insert")
+            c.get("/api/_bench/json")
+            c.get("/api/credits-state?limit=5", headers=headers[i % CONNECTIONS])
 
     if WRK:
-        tokens = ", ".join('"' + h["Authorization"].removeprefix("Bearer ") + '"' for h in headers)
-        debit_lua = _WRK_DEBIT.replace("{TOKENS}", "{" + tokens + "}").replace("RUN", run_id)
-        raw_lua = 'wrk.method = "POST"\nwrk.path = "/api/_bench/raw-insert"\n'
-        workdir = Path(tempfile.mkdtemp(prefix="wrk-"))
-        return {
-            "info": info,
-            "raw": _load_wrk(server_url, raw_lua, cap_s / 2, workdir),
-            "debit": _load_wrk(server_url, debit_lua, cap_s / 2, workdir),
-            "generator": "wrk",
+        tokens = "{" + ", ".join('"' + h["Authorization"].removeprefix("Bearer ") + '"' for h in headers) + "}"
+        scripts = {
+            "json": 'wrk.method = "GET"\nwrk.path = "/api/_bench/json"\n',
+            "async_insert": 'wrk.method = "POST"\nwrk.path = "/api/_bench/async-insert"\n',
+            "raw": 'wrk.method = "POST"\nwrk.path = "/api/_bench/raw-insert"\n',
+            "debit": _WRK_DEBIT.replace("{TOKENS}", tokens).replace("RUN", run_id),
+            "state": _WRK_STATE.replace("{TOKENS}", tokens),
         }
+        workdir = Path(tempfile.mkdtemp(prefix="wrk-"))
+        # Baselines and the measured routes alternate in one run, each for cap_s / 4.
+        out: dict[str, Any] = {"info": info, "generator": "wrk"}
+        for name, lua in scripts.items():
+            out[name] = _load_wrk(server_url, lua, cap_s / 4, workdir)
+        out["rss_after_kib"] = httpx.get(server_url + "/api/_bench/server-info", timeout=30).json().get("rss_kib")
+        return out
 
     def debit(client: httpx.Client, slot: int, n: int) -> httpx.Response:
         body = {"tool": "ask_ai", "idempotencyKey": f"b-{run_id}-{n}"}
@@ -204,12 +227,73 @@ def _measure(server_url: str, clerk_key: Any, clerk: ClerkStandIn, total: int, c
     def raw(client: httpx.Client, slot: int, n: int) -> httpx.Response:
         return client.post("/api/_bench/raw-insert")
 
-    return {
-        "info": info,
-        "raw": _load(server_url, raw, total, cap_s),
-        "debit": _load(server_url, debit, total, cap_s),
-        "generator": "httpx threads",
-    }
+    def json_route(client: httpx.Client, slot: int, n: int) -> httpx.Response:
+        return client.get("/api/_bench/json")
+
+    def async_insert(client: httpx.Client, slot: int, n: int) -> httpx.Response:
+        return client.post("/api/_bench/async-insert")
+
+    def state(client: httpx.Client, slot: int, n: int) -> httpx.Response:
+        return client.get("/api/credits-state?limit=5", headers=headers[n % len(headers)])
+
+    out = {"info": info, "generator": "httpx threads"}
+    for name, fn in (("json", json_route), ("async_insert", async_insert), ("raw", raw), ("debit", debit), ("state", state)):
+        out[name] = _load(server_url, fn, total, cap_s / 2)
+    out["rss_after_kib"] = httpx.get(server_url + "/api/_bench/server-info", timeout=30).json().get("rss_kib")
+    return out
+
+
+def _figures(main: dict[str, Any], label: str) -> list[dict]:
+    """Issue #17's table: every route of the same run side by side, p50/p99 each, RSS before/after."""
+    d, j, a, r, st = (main[k] for k in ("debit", "json", "async_insert", "raw", "state"))
+    rps = lambda x: round(x["rps"], 1)  # noqa: E731
+    ok_debit = (
+        d["rps"] >= TARGET_RPS
+        and d["p99_ms"] <= TARGET_P99_MS
+        and d["rps"] >= TARGET_JSON_RATIO * j["rps"]
+        and d["rps"] >= TARGET_INSERT_RATIO * a["rps"]
+        and d["errors"] == 0
+    )
+    conns = f"{CONNECTIONS} conns, {main['generator']}"
+    out = [
+        figure(f"HTTP bare JSON route/s (async, no work; {label}, {conns})", rps(j), "req/s"),
+        figure("HTTP bare async insert+commit/s (synchronous=FULL, on the loop)", rps(a), "req/s"),
+        figure(
+            f"HTTP debits/s, streamlit run ({label}, {conns})",
+            rps(d),
+            "req/s",
+            baseline=rps(a),
+            baseline_name="bare async FULL insert route",
+            target=f">= {TARGET_RPS} req/s, p99 <= {TARGET_P99_MS:g} ms, ratio >= {TARGET_INSERT_RATIO}, "
+            f">= {TARGET_JSON_RATIO} x bare JSON, 0 errors",
+            ok=ok_debit,
+        ),
+        figure("HTTP debits/s vs bare JSON route", rps(d), "req/s", baseline=rps(j), baseline_name="bare JSON route"),
+        figure(
+            "HTTP debits/s vs threadpool raw-insert route", rps(d), "req/s", baseline=rps(r), baseline_name="bare raw-insert route (sync, threadpool)"
+        ),
+        figure(
+            "HTTP credits-state/s (limit=5, 16 users round-robin)",
+            rps(st),
+            "req/s",
+            baseline=rps(j),
+            baseline_name="bare JSON route",
+            target=f">= {TARGET_STATE_RPS} req/s, 0 errors",
+            ok=st["rps"] >= TARGET_STATE_RPS and st["errors"] == 0,
+        ),
+    ]
+    for name, x in (("debit", d), ("credits-state", st), ("bare JSON", j), ("bare async insert", a), ("raw-insert (threadpool)", r)):
+        out.append(figure(f"HTTP {name} p50", round(x["p50_ms"], 2), "ms"))
+        target = {"target": f"<= {TARGET_P99_MS:g} ms", "ok": x["p99_ms"] <= TARGET_P99_MS} if x is d else {}
+        out.append(figure(f"HTTP {name} p99", round(x["p99_ms"], 2), "ms", **target))
+    out.append(figure("HTTP debit errors", d["errors"], "", target="0", ok=d["errors"] == 0))
+    out.append(figure("HTTP credits-state errors", st["errors"], "", target="0", ok=st["errors"] == 0))
+    before, after = main["info"].get("rss_kib"), main.get("rss_after_kib")
+    if before and after:
+        out.append(
+            figure("server RSS after the HTTP runs", round(after / 1024, 1), "MiB", baseline=round(before / 1024, 1), baseline_name="RSS before")
+        )
+    return out
 
 
 def _label(info: dict[str, Any]) -> str:
@@ -228,29 +312,11 @@ def run(quick: bool = False) -> list[dict]:
         with streamlit_server(_env(tmpdir / "ledger.sqlite3", clerk), log_dir=tmpdir) as server:
             main = _measure(server.url, key, clerk, total, cap_s)
         label = _label(main["info"])
-        d, r = main["debit"], main["raw"]
-        figures += [
-            figure(
-                f"HTTP debits/s, streamlit run ({label}, {CONNECTIONS} conns, {main['generator']})",
-                round(d["rps"], 1),
-                "req/s",
-                baseline=round(r["rps"], 1),
-                baseline_name="bare raw-insert route",
-                target=f">= {TARGET_RPS} req/s, ratio >= {TARGET_RATIO}",
-                ok=d["rps"] >= TARGET_RPS and d["rps"] / r["rps"] >= TARGET_RATIO and d["errors"] == 0,
-            ),
-            figure(
-                "HTTP debit p50", round(d["p50_ms"], 2), "ms", baseline=round(r["p50_ms"], 2), baseline_name="raw p50"
-            ),
-            figure(
-                "HTTP debit p99", round(d["p99_ms"], 2), "ms", baseline=round(r["p99_ms"], 2), baseline_name="raw p99"
-            ),
-            figure("HTTP raw-insert/s (bare route)", round(r["rps"], 1), "req/s"),
-            figure("HTTP debit errors", d["errors"], "", target="0", ok=d["errors"] == 0),
-        ]
+        figures += _figures(main, label)
         if not quick:
             with _uvicorn_server(_env(tmpdir / "ledger-h11.sqlite3", clerk), tmpdir, "h11", "asyncio") as alt:
                 other = _measure(alt.url, key, clerk, total, cap_s)
+            d, r = main["debit"], main["raw"]
             od, orr = other["debit"], other["raw"]
             olabel = _label(other["info"])
             figures += [

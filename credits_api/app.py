@@ -26,6 +26,7 @@ from credits_core.runtime import shared_service, shared_settings
 
 from .context import build_context
 from .errors import install_error_handlers, redact
+from .fast_path import FastPathMiddleware
 from .middleware import BodyLimitMiddleware, CatchAllMiddleware
 from .openapi import install_openapi
 from .routes import ADMIN_ROUTERS, ROUTERS
@@ -90,6 +91,7 @@ def create_api(environ: Mapping[str, str] | None = None) -> FastAPI:
     install_error_handlers(api)
     install_openapi(api)
     # add_middleware wraps: the last added runs first.
+    api.add_middleware(FastPathMiddleware)
     api.add_middleware(BodyLimitMiddleware)
     api.add_middleware(CatchAllMiddleware)
     return api

@@ -3,8 +3,11 @@
 ``POST /api/_bench/raw-insert`` does nothing but one sqlite3 INSERT + COMMIT
 into a scratch table of the ledger file, with the ledger's own pragmas: the
 floor an HTTP debit is compared with (``bench/bench_http.py``).
-``GET /api/_bench/server-info`` says which HTTP protocol and event loop
-uvicorn is really running.
+``GET /api/_bench/json`` (async, no work) and ``POST /api/_bench/async-insert``
+(async: one INSERT + COMMIT at ``synchronous=FULL`` on the event loop, one
+fsync per request, no threadpool hop) are the honest baselines of the async
+routes. ``GET /api/_bench/server-info`` says which HTTP protocol and event
+loop uvicorn is really running, and the server's RSS.
 """
 
 from __future__ import annotations
@@ -53,12 +56,23 @@ def bench_router(ledger_path: str) -> APIRouter:
             raise
         return JSONResponse({"ok": True, "name": name})
 
+    @router.get("/_bench/json")
+    async def bare_json() -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    @router.post("/_bench/async-insert")
+    async def async_insert() -> JSONResponse:
+        return raw_insert()  # on the loop's own connection: the write holds the loop, as a bare route would
+
     @router.get("/_bench/server-info")
     async def server_info() -> JSONResponse:
         import uvicorn
 
         servers = [o for o in gc.get_objects() if isinstance(o, uvicorn.Server)]
-        info = {"loop": type(asyncio.get_running_loop()).__module__ + "." + type(asyncio.get_running_loop()).__name__}
+        info: dict[str, object] = {
+            "loop": type(asyncio.get_running_loop()).__module__ + "." + type(asyncio.get_running_loop()).__name__,
+            "rss_kib": _rss_kib(),
+        }
         if servers:
             cfg = servers[0].config
             cls = getattr(cfg, "http_protocol_class", None)
@@ -70,3 +84,15 @@ def bench_router(ledger_path: str) -> APIRouter:
         return JSONResponse(info)
 
     return router
+
+
+def _rss_kib() -> int | None:
+    """This process's resident set size (Linux ``/proc``), in KiB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None

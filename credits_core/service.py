@@ -9,7 +9,9 @@ the operation, so a failed operation writes nothing at all.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import operator
 import uuid
 from collections.abc import Callable, Iterator
@@ -91,14 +93,36 @@ class CreditsService:
         """
         keys.check_user(user_id)
         reg, now = self.registry, self.now()
-        acc = self.store.account(user_id)
-        if acc.month != month_of(now):
+        acc, month = self.store.account(user_id), month_of(now)
+        if acc.month != month:
             if read_only:
                 acc = acc.with_rows(rollover_rows(acc, reg, now))
             else:
                 acc = self.store.transact(user_id, self._rolled(lambda a, _lookup: Decision([], a)))
-        plan = current_plan(acc, reg)
         rows = self.store.tail(user_id, _clamp(tail)) if tail else []
+        return self._state_of(user_id, acc, rows, reg, month)
+
+    async def state_async(self, user_id: str, *, tail: int = 20) -> CreditsState:
+        """``state`` for the event loop: cached local reads (``snapshot``) on the loop, writes async.
+
+        Stores without ``snapshot`` (Odoo: network reads) run ``state`` in a worker thread.
+        """
+        snapshot = getattr(self.store, "snapshot", None)
+        if snapshot is None:
+            call = functools.partial(self.state, user_id, tail=tail)
+            return await asyncio.get_running_loop().run_in_executor(None, call)
+        keys.check_user(user_id)
+        limit = _clamp(tail) if tail else 0
+        reg, now = self.registry, self.now()
+        acc, rows = snapshot(user_id, limit)
+        month = month_of(now)
+        if acc.month != month:
+            await self._transact_async(user_id, self._rolled(lambda a, _lookup: Decision([], a), reg, now))
+            acc, rows = snapshot(user_id, limit)
+        return self._state_of(user_id, acc, rows, reg, month)
+
+    def _state_of(self, user_id: str, acc: Account, rows: list[Row], reg: Registry, month: str) -> CreditsState:
+        plan = current_plan(acc, reg)
         return CreditsState(
             user_id=user_id,
             plan=plan.id,
@@ -106,7 +130,7 @@ class CreditsService:
             monthly_included=plan.monthly_included,
             soft_cap=plan.soft_cap,
             enforce=self.enforce,
-            month=month_of(now),
+            month=month,
             ledger_tail=tuple(rows),
             registry_version=reg.version,
         )
@@ -142,16 +166,28 @@ class CreditsService:
 
     def top_up_path(self) -> dict[str, Any]:
         """Where a short balance can be topped up (part of a 402 answer)."""
-        packs = [{"id": p.id, "label": p.label, "credits": p.credits} for p in self.registry.packs]
+        return self._top_up_path_of(self.registry)
+
+    def _top_up_path_of(self, reg: Registry) -> dict[str, Any]:
+        packs = [{"id": p.id, "label": p.label, "credits": p.credits} for p in reg.packs]
         return {"packs": packs, "accountUrl": self.account_url}
 
     # -- mutations ---------------------------------------------------------
     def debit(self, user_id: str, tool_id: str, idempotency_key: str) -> DebitResult:
         """Charge a tool once per key (rules 4–5); a repeat replays the first answer."""
+        return self.store.transact(user_id, self._debit_decision(user_id, tool_id, idempotency_key))
+
+    async def debit_async(self, user_id: str, tool_id: str, idempotency_key: str) -> DebitResult:
+        """``debit`` for the event loop: the store's own async group commit, else a worker thread."""
+        decide = self._debit_decision(user_id, tool_id, idempotency_key)
+        return await self._transact_async(user_id, decide)
+
+    def _debit_decision(self, user_id: str, tool_id: str, idempotency_key: str) -> Callable[[Account, Lookup], Decision[DebitResult]]:
         keys.check_user(user_id)
         key = keys.check_key(idempotency_key)
         name = keys.debit_name(key)
-        reg, now, enforce, path = self.registry, self.now(), self.enforce, self.top_up_path()
+        reg, now, enforce = self.registry, self.now(), self.enforce
+        path = self._top_up_path_of(reg)
 
         def decide(acc: Account, lookup: Lookup) -> Decision[DebitResult]:
             found = lookup(name)
@@ -160,7 +196,13 @@ class CreditsService:
                 return Decision([], replay_debit(found, user_id, str(tool_id), refund))
             return decide_debit(acc, reg, tool_id, key, now, enforce=enforce, top_up=path)
 
-        return self.store.transact(user_id, self._rolled(decide, reg, now))
+        return self._rolled(decide, reg, now)
+
+    async def _transact_async(self, user_id: str, decide: Callable[[Account, Lookup], Decision[T]]) -> T:
+        native = getattr(self.store, "transact_async", None)
+        if native is not None:
+            return await native(user_id, decide)
+        return await asyncio.get_running_loop().run_in_executor(None, self.store.transact, user_id, decide)
 
     def refund(self, idempotency_key: str, reason: str = "action failed") -> RefundResult:
         """Return a debit's credits to their buckets, once (rule 6)."""

@@ -2,7 +2,10 @@
 
 Thin routes: parse → call ``CreditsService`` → answer its ``to_dict()``.
 Every ``CreditsError`` the service raises (402, 403, 409, 503, …) is
-translated in ``errors.py``.
+translated in ``errors.py``. Debits and the caller's state are async (the
+store's asyncio group commit and cached snapshot reads, no threadpool hop);
+plain requests of those two are usually answered by ``credits_api.fast_path``
+with the same calls, and these routes define the API and answer the rest.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Header, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
+from starlette.concurrency import run_in_threadpool
 
 from credits_core.auth import Principal
 from credits_core.errors import BadRequest, Forbidden, SubscriptionRequired
@@ -32,7 +36,7 @@ MAX_TAIL = 500
     responses=error_responses(401, 403),
     summary="Balance, plan, caps, runway and the ledger tail of the caller (or, for support, of userId)",
 )
-def credits_state(
+async def credits_state(
     request: Request,
     limit: int = Query(DEFAULT_TAIL, ge=0, le=MAX_TAIL, description="ledger rows to return, newest first"),
     userId: str | None = Query(
@@ -50,13 +54,18 @@ def credits_state(
         if len(request.query_params.getlist(name)) > 1:
             raise BadRequest(f"query parameter {name!r} was given more than once", field=name)
     if userId is not None:
-        check_admin(request, admin_key)
-        return JSONResponse(_with_runway(service().state(userId, tail=limit, read_only=True).to_dict(), userId))
-    user_id = user_of(request).user_id
-    return JSONResponse(_with_runway(service().state(user_id, tail=limit).to_dict(), user_id))
+        return await run_in_threadpool(_support_state, request, admin_key, userId, limit)
+    user = await current_user(request, None)
+    state = await service().state_async(user.user_id, tail=limit)
+    return JSONResponse(with_runway(state.to_dict(), user.user_id))
 
 
-def _with_runway(state: dict, user_id: str) -> dict:
+def _support_state(request: Request, admin_key: str | None, user_id: str, limit: int) -> JSONResponse:
+    check_admin(request, admin_key)
+    return JSONResponse(with_runway(service().state(user_id, tail=limit, read_only=True).to_dict(), user_id))
+
+
+def with_runway(state: dict, user_id: str) -> dict:
     """The state plus ``runway`` (null when there is too little history)."""
     runway = service().runway(user_id)
     return state | {"runway": None if runway is None else runway.to_dict()}
@@ -68,7 +77,7 @@ def _with_runway(state: dict, user_id: str) -> dict:
     responses=error_responses(401, 402, 403, 409),
     summary="Charge a tool once per idempotency key",
 )
-def credits_debit(
+async def credits_debit(
     body: DebitIn,
     user: Principal = Depends(current_user),
     idempotency_key: str | None = Header(
@@ -81,7 +90,7 @@ def credits_debit(
     given and different is a 400.
     """
     key = _one_key(body.idempotencyKey, idempotency_key)
-    return JSONResponse(service().debit(user.user_id, body.tool, key).to_dict())
+    return JSONResponse((await service().debit_async(user.user_id, body.tool, key)).to_dict())
 
 
 @router.post(

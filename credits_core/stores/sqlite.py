@@ -10,6 +10,7 @@ One connection per thread.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sqlite3
@@ -24,6 +25,7 @@ from ..errors import ConfigError, CreditsError, LedgerUnavailable, StateConflict
 from ..models import Account, Balance, Row
 from ..policy.ledger import Decision, Lookup
 from .base import DailyBuckets, DailyTotal, RowFilter, ToolUsage, append_all
+from .sqlite_async import AsyncCommitter
 
 T = TypeVar("T")
 
@@ -62,6 +64,8 @@ CREATE TABLE IF NOT EXISTS accounts (
 );
 """
 
+_SNAPSHOTS = 4096  # cached accounts per connection (see SqliteStore.snapshot)
+_SNAPSHOT_ROWS = 50  # longer tails are read, not cached
 _ROW_COLS = "name, user_id, kind, delta, included_delta, created_at, meta"
 _TS = "%Y-%m-%d %H:%M:%S.%f"
 
@@ -77,6 +81,7 @@ class SqliteStore:
         self._writer = threading.Lock()  # one writing thread per process (see transact)
         self._queue_lock = threading.Lock()
         self._pending: list[_Job] = []
+        self._committer: AsyncCommitter | None = None
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -92,12 +97,16 @@ class SqliteStore:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            for pragma in PRAGMAS:
-                conn.execute(pragma)
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
+            conn = self._local.conn = self._open()
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        """A new connection with the ledger's pragmas (closed by ``close``)."""
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        for pragma in PRAGMAS:
+            conn.execute(pragma)
+        with self._all_lock:
+            self._all.append(conn)
         return conn
 
     @contextlib.contextmanager
@@ -111,6 +120,9 @@ class SqliteStore:
             conn.execute("PRAGMA synchronous=FULL")
 
     def close(self) -> None:
+        committer, self._committer = self._committer, None
+        if committer is not None:
+            committer.close()
         with self._all_lock:
             for conn in self._all:
                 try:
@@ -125,16 +137,53 @@ class SqliteStore:
         with _mapped():
             return _read_account(self._conn(), user_id)
 
+    def snapshot(self, user_id: str, limit: int) -> tuple[Account, list[Row]]:
+        """The account and last ``limit`` rows, from this thread's cache while nothing was committed.
+
+        ``PRAGMA data_version`` (one cheap call) tells whether any other
+        connection, of this process or another, committed since the cached
+        read; if one did, the account is read again and the tail reused only
+        when the user's row count is unchanged (rows are append-only), so an
+        answer is never stale. For the event loop: point reads only, no write.
+        """
+        with _mapped():
+            conn = self._conn()
+            cache = self._local.__dict__.setdefault("snapshots", {})
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            hit = cache.get(user_id)
+            if hit is not None and hit[2] >= limit:
+                if hit[0] == version:
+                    return hit[1], hit[3][:limit]
+                acc = _read_account(conn, user_id)
+                if acc == hit[1]:
+                    cache[user_id] = (version, acc, hit[2], hit[3])
+                    return acc, hit[3][:limit]
+            conn.execute("BEGIN")  # account and tail from one read transaction
+            try:
+                acc = _read_account(conn, user_id)
+                rows = self._tail(conn, user_id, limit)
+            finally:
+                conn.execute("COMMIT")
+            if limit <= _SNAPSHOT_ROWS:  # bounded memory: at most _SNAPSHOTS x _SNAPSHOT_ROWS rows
+                if len(cache) >= _SNAPSHOTS:
+                    cache.pop(next(iter(cache)))
+                cache[user_id] = (version, acc, limit, rows)
+            return acc, rows
+
     def find(self, name: str) -> Row | None:
         with _mapped():
             return _find(self._conn(), name)
 
     def tail(self, user_id: str, limit: int) -> list[Row]:
         with _mapped():
-            cur = self._conn().execute(
-                f"SELECT {_ROW_COLS} FROM ledger WHERE user_id=? ORDER BY id DESC LIMIT ?", (user_id, max(0, limit))
-            )
-            return [_to_row(r) for r in cur]
+            return self._tail(self._conn(), user_id, limit)
+
+    @staticmethod
+    def _tail(conn: sqlite3.Connection, user_id: str, limit: int) -> list[Row]:
+        cur = conn.execute(
+            f"SELECT {_ROW_COLS} FROM ledger WHERE user_id=? ORDER BY id DESC LIMIT ?", (user_id, max(0, limit))
+        )
+        return [_to_row(r) for r in cur]
 
     def rows(self, where: RowFilter = RowFilter(), limit: int | None = None) -> list[Row]:
         sql, args = _where(where)
@@ -222,25 +271,52 @@ class SqliteStore:
             raise job.error
         return job.result  # type: ignore[no-any-return]
 
+    async def transact_async(self, user_id: str, decide: Callable[[Account, Lookup], Decision[T]]) -> T:
+        """``transact`` for the event loop: an asyncio-native group commit, no threadpool hop.
+
+        Requests queue their decisions; one batch at a time runs them on the
+        loop in one ``BEGIN IMMEDIATE`` (a SAVEPOINT each) and COMMITs in the
+        store's commit thread (one fsync per batch); the futures resolve after
+        COMMIT returned, and a failed COMMIT fails every call of its batch.
+        """
+        loop = asyncio.get_running_loop()
+        committer = self._committer
+        if committer is None or committer.loop is not loop:
+            if committer is not None and committer.loop.is_closed():
+                committer.close()  # its loop is gone (asyncio.run ended): end its thread too
+            committer = self._committer = AsyncCommitter(loop, self._writer, self._open, run_batch, fail_batch)
+        return await committer.submit(_Job(user_id, decide))  # type: ignore[no-any-return]
+
     def _commit(self, batch: list[_Job]) -> None:
         conn = self._conn()
+        self._local.__dict__.pop("snapshots", None)  # data_version does not count this connection's own commits
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job in batch:
-                _run_job(conn, job)
-                if not conn.in_transaction:  # SQLite aborted the whole transaction (e.g. disk full)
-                    raise job.error or LedgerUnavailable("the ledger transaction was aborted; nothing was written")
+            run_batch(conn, batch)
             conn.execute("COMMIT")
         except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            failure = _translate(exc) if isinstance(exc, sqlite3.Error) else exc
-            for job in batch:  # nothing of this batch is committed
-                if job.error is None:
-                    job.result, job.error = None, failure
+            fail_batch(conn, batch, exc)
         finally:
             for job in batch:
                 job.done = True
+
+
+def run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
+    """Every job of ``batch`` in its own SAVEPOINT of the open write transaction."""
+    for job in batch:
+        _run_job(conn, job)
+        if not conn.in_transaction:  # SQLite aborted the whole transaction (e.g. disk full)
+            raise job.error or LedgerUnavailable("the ledger transaction was aborted; nothing was written")
+
+
+def fail_batch(conn: sqlite3.Connection, batch: list[_Job], exc: BaseException) -> None:
+    """Roll the batch back and give every call of it the failure: none of it is acknowledged."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    failure = _translate(exc) if isinstance(exc, sqlite3.Error) else exc
+    for job in batch:
+        if job.error is None:
+            job.result, job.error = None, failure
 
 
 @dataclass(eq=False)
@@ -248,6 +324,7 @@ class _Job:
     user_id: str
     decide: Callable[[Account, Lookup], Decision[Any]]
     done: bool = False
+    ran: bool = False  # its decision ran in a batch that COMMITted
     result: Any = None
     error: BaseException | None = None
 

@@ -14,7 +14,7 @@ from credits_core.payments import StripeGateway
 from credits_core.seed import seed_demo
 from tests.standins.stripe_server import FakeStripe
 
-from .helpers import assert_clean, button, messages, metric, open_page, server_service, signed_in
+from ..helpers import assert_clean, button, messages, metric, open_page, server_service, signed_in
 
 ADMIN = "user_admin"
 
