@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from credits_core.errors import PaymentRequired
+from credits_core.errors import InsufficientCredits
 from credits_core.models import Row
 from credits_core.policy.ledger import Decision
 from credits_core.stores import SqliteStore
@@ -27,12 +27,12 @@ def test_async_calls_share_commits_but_keep_their_own_outcomes(tmp_path):
     async def call(i: int) -> object:
         def decide(acc, lookup):
             if i % 2:
-                raise PaymentRequired("odd callers are refused", i=i)
+                raise InsufficientCredits("odd callers are refused", i=i)
             return Decision([_row(i)], ("ok", i))
 
         try:
             return await store.transact_async(f"user-{i % 3}", decide)
-        except PaymentRequired as exc:
+        except InsufficientCredits as exc:
             return exc.details["i"]
 
     async def main() -> list[object]:
