@@ -61,3 +61,15 @@ def topup_name(session_id: str) -> str:
 
 def adjust_name(key: str) -> str:
     return f"{ROW_PREFIX}adjust|{key}"
+
+
+def hold_name(key: str) -> str:
+    return f"{ROW_PREFIX}hold|{key}"
+
+
+def settle_name(key: str) -> str:
+    return f"{ROW_PREFIX}settle|{key}"
+
+
+def release_name(key: str) -> str:
+    return f"{ROW_PREFIX}release|{key}"

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from . import keys
 from .clock import Clock, SystemClock, month_of
 from .errors import BadRequest, NotFound, UnknownPack
-from .models import Account, CreditsState, DebitResult, PlanChange, RefundResult, Row, TopUpResult
+from .models import Account, CreditsState, DebitResult, HoldAnswer, PlanChange, RefundResult, Row, TopUpResult
 from .policy import (
     ChargeState,
     Settlement,
@@ -32,6 +32,7 @@ from .policy import (
     settle_topup_rows,
 )
 from .policy.grants import current_plan
+from .policy.holds import decide_hold, decide_release, decide_settle, expiry_rows
 from .policy.ledger import Decision, Lookup
 from .registry import MemoryRegistryRepository, Pack, Registry, RegistryRepository
 from .registry import editing as registry_editing
@@ -89,10 +90,10 @@ class CreditsService:
         keys.check_user(user_id)
         reg, now = self.registry, self.now()
         acc = self.store.account(user_id)
-        if acc.month != month_of(now):
+        if acc.month != month_of(now) or len(acc.active_holds(now)) != len(acc.holds):
             if read_only:
                 acc = acc.with_rows(rollover_rows(acc, reg, now))
-            else:
+            else:  # a due grant, or expired holds to release (written lazily, here or by the next write)
                 acc = self.store.transact(user_id, self._rolled(lambda a, _lookup: Decision([], a)))
         plan = current_plan(acc, reg)
         rows = self.store.tail(user_id, _clamp(tail)) if tail else []
@@ -106,6 +107,8 @@ class CreditsService:
             month=month_of(now),
             ledger_tail=tuple(rows),
             registry_version=reg.version,
+            available=acc.available(now),
+            holds=acc.active_holds(now),
         )
 
     def ledger_tail(self, user_id: str, limit: int = 20) -> list[Row]:
@@ -158,6 +161,31 @@ class CreditsService:
             return decide_debit(acc, reg, tool_id, key, now, enforce=enforce, top_up=path)
 
         return self.store.transact(user_id, self._rolled(decide, reg, now))
+
+    def hold(self, user_id: str, tool_id: str, key: str, units: int | None = None) -> HoldAnswer:
+        """Reserve ``tool_id``'s unit price × ``units`` (default: its estimate) under a permanent ``key``."""
+        keys.check_user(user_id)
+        key = keys.check_key(key, "holdKey")
+        reg, now, enforce, path = self.registry, self.now(), self.enforce, self.top_up_path()
+
+        def decide(acc: Account, lookup: Lookup) -> Decision[HoldAnswer]:
+            return decide_hold(acc, reg, tool_id, key, units, now, lookup, enforce=enforce, top_up=path)
+
+        return self.store.transact(user_id, self._rolled(decide, reg, now))
+
+    def settle(self, user_id: str, key: str, units: int) -> HoldAnswer:
+        """Charge the actual ``units`` of the hold ``key`` and free the rest (README "Holds")."""
+        keys.check_user(user_id)
+        key = keys.check_key(key, "holdKey")
+        now = self.now()
+        return self.store.transact(user_id, self._rolled(lambda acc, lookup: decide_settle(acc, key, units, now, lookup), now=now))
+
+    def release(self, user_id: str, key: str, reason: str = "released") -> HoldAnswer:
+        """Free the hold ``key`` (the action failed or was not run); a repeat replays."""
+        keys.check_user(user_id)
+        key = keys.check_key(key, "holdKey")
+        reason, now = str(reason or "released"), self.now()
+        return self.store.transact(user_id, self._rolled(lambda acc, lookup: decide_release(acc, key, reason, now, lookup), now=now))
 
     def refund(self, idempotency_key: str, reason: str = "action failed") -> RefundResult:
         """Return a debit's credits to their buckets, once (rule 6)."""
@@ -327,14 +355,16 @@ class CreditsService:
         reg: Registry | None = None,
         now: datetime | None = None,
     ) -> Callable[[Account, Lookup], Decision[T]]:
-        """``decide`` preceded by any pending monthly grants, in one decision."""
+        """``decide`` preceded by any pending monthly grants and releases of expired holds, in one decision."""
         reg = reg or self.registry
         now = now or self.now()
 
         def run(acc: Account, lookup: Lookup) -> Decision[T]:
             grants = rollover_rows(acc, reg, now)
-            inner = decide(acc.with_rows(grants), lookup)
-            return Decision(grants + inner.rows, inner.result)
+            acc = acc.with_rows(grants)
+            ends = expiry_rows(acc, now)  # expired holds are released by the user's next transaction
+            inner = decide(acc.with_rows(ends), lookup)
+            return Decision(grants + ends + inner.rows, inner.result)
 
         return run
 

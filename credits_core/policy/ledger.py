@@ -26,7 +26,7 @@ class Decision(Generic[T]):
 def new_row(
     acc: Account, name: str, kind: str, delta: int, included_delta: int, now: datetime, **meta: Any
 ) -> Row:
-    """A row for ``acc``'s user (meta values that are None are left out)."""
+    """A row for ``acc``'s user (meta values that are None are left out; keys sorted)."""
     return Row(
         name=name,
         user_id=acc.user_id,
@@ -34,5 +34,5 @@ def new_row(
         delta=delta,
         included_delta=included_delta,
         created_at=now,
-        meta={k: v for k, v in meta.items() if v is not None},
+        meta={k: meta[k] for k in sorted(meta) if meta[k] is not None},  # sorted: the same bytes from every store
     )
