@@ -287,6 +287,12 @@ class CreditsService:
 
         return run_metered(self, user_id, tool_id, key, action, reason=reason)
 
+    def run_held(self, user_id: str, tool_id: str, key: str, action: Callable[[], tuple[T, int]], *, reason: str = "action failed"):
+        """Hold the estimate, run ``action`` → (value, units), settle; release if it raises (``metered.run_held``)."""
+        from .metered import run_held
+
+        return run_held(self, user_id, tool_id, key, action, reason=reason)
+
     def adjust(self, user_id: str, key: str, delta: int, bucket: str, reason: str) -> TopUpResult:
         """A manual ops correction under ``CZ_SMCR|adjust|<key>``."""
         keys.check_user(user_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,5 +35,10 @@ def new_row(
         delta=delta,
         included_delta=included_delta,
         created_at=now,
-        meta={k: meta[k] for k in sorted(meta) if meta[k] is not None},  # sorted: the same bytes from every store
+        meta=_canonical({k: v for k, v in meta.items() if v is not None}),
     )
+
+
+def _canonical(meta: dict[str, Any]) -> dict[str, Any]:
+    """Keys sorted at every depth, as a store reads them back: a replay is the first answer byte for byte."""
+    return json.loads(json.dumps(meta, sort_keys=True))
