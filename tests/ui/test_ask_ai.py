@@ -132,3 +132,18 @@ def test_a_failed_deep_research_releases_its_hold(demo: AppTest) -> None:
     assert "hold was released" in messages(demo) and "reserved 6 · charged 0 · released 6" in messages(demo)
     assert chip(demo) == f"{before:,} credits · DEMO"
     assert [r.kind for r in demo_service(demo).ledger_tail(demo_user(demo), 2)] == ["release", "hold"]
+
+
+def test_ops_lists_active_and_expired_holds(demo: AppTest) -> None:
+    from credits_core.ops_holds import holds_frame
+
+    service, user = demo_service(demo), demo_user(demo)
+    service.hold(user, "comps_report", "ops-h1")
+    service.hold(user, "comps_report", "ops-h2")
+    service.settle(user, "ops-h2", 1)
+    frame = holds_frame(service.store, service.now(), user)
+    assert dict(zip(frame["holdKey"], frame["status"], strict=True)) == {"ops-h1": "active", "ops-h2": "settled"}
+    later = service.now().replace(year=service.now().year + 1)
+    assert holds_frame(service.store, later, user).set_index("holdKey").loc["ops-h1", "status"] == "expired"
+    open_page(demo, "pages/ops_ledger.py")
+    assert any("Holds · 1 active" in e.label for e in demo.expander)
