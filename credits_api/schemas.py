@@ -156,6 +156,20 @@ class PlanOut(_Out):
     rows: list[RowOut]
 
 
+class RunwayOut(_Out):
+    """How long the balance lasts at the user's recent pace (README "Runway")."""
+
+    days: float | None = Field(description="central estimate in days; null when it lasts beyond a year")
+    low: float | None = Field(description="days at the fast end of the recent pace")
+    high: float | None = Field(description="days at the slow end; null beyond a year")
+    dailyBurn: float = Field(description="credits a day over the last 28 days (uses not charged count too)")
+    basisDays: int = Field(description="days of history the pace is measured over")
+    nextGrant: int = Field(description="credits the next monthly grant (the 1st, UTC) adds, counted in")
+    holds: int = Field(description="credits reserved by active holds, taken off first")
+    runOutOn: str | None = Field(description="UTC date of the central run-out, YYYY-MM-DD")
+    text: str = Field(examples=["≈ 12 days left at your recent pace (range 9–16)"])
+
+
 class ActiveHoldOut(_Out):
     holdKey: str
     held: int = Field(ge=0)
@@ -175,6 +189,9 @@ class StateOut(_Out):
     held: int = Field(ge=0, description="credits reserved by active holds")
     holds: list[ActiveHoldOut] = Field(description="active holds, oldest first (expired ones count as released)")
     ledgerTail: list[RowOut] = Field(description="the last `limit` rows, newest first")
+    runway: RunwayOut | None = Field(
+        default=None, description="days left at the recent pace; null when there is too little history to say"
+    )
 
 
 # -- holds -----------------------------------------------------------------------------

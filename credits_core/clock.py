@@ -79,3 +79,17 @@ def add_months(at: datetime, months: int) -> datetime:
 def _days_in(year: int, month: int) -> int:
     nxt = datetime(year + (month == 12), month % 12 + 1, 1)
     return (nxt - timedelta(days=1)).day
+
+
+class PinnedClock:
+    """A clock stopped at one instant that a DEMO "Next month" still moves (scenarios)."""
+
+    def __init__(self, at: datetime, base: Clock | None = None) -> None:
+        self.at = at
+        self.base = base  # the clock it was pinned from (a later scenario starts from it)
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance_month(self) -> None:
+        self.at = add_months(self.at, 1)

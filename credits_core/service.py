@@ -13,7 +13,7 @@ import contextlib
 import operator
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from . import keys
@@ -36,10 +36,11 @@ from .policy.holds import decide_hold, decide_release, decide_settle, expiry_row
 from .policy.ledger import Decision, Lookup
 from .registry import MemoryRegistryRepository, Pack, Registry, RegistryRepository
 from .registry import editing as registry_editing
-from .stores.base import LedgerStore, RowFilter
+from .stores.base import LedgerStore, RowFilter, count_rows, iter_rows
 
 T = TypeVar("T")
 MAX_TAIL = 500
+RUNWAY_ROWS = 1000  # newest rows a runway reads
 MAX_CREDITS = 1_000_000_000  # one row never moves more; far below SQLite's 2**63 integers
 
 
@@ -353,6 +354,51 @@ class CreditsService:
         from .ops import rows_frame
 
         return rows_frame(self.store.rows(where, limit))
+
+    # -- insights ------------------------------------------------------------
+    def replay(
+        self,
+        window: tuple[datetime, datetime] | None = None,
+        candidate: Registry | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ):  # -> credits_core.insights.ReplayReport
+        """Replay ``window`` (default: the last full month) of the ledger under ``candidate``.
+
+        Streams the rows before the window's end (earlier rows set each user's
+        starting state); ``progress(done, total)`` is called every few thousand rows.
+        """
+        from .insights.replay import last_full_month, replay
+
+        since, until = window or last_full_month(self.now())
+        if until <= since:
+            raise BadRequest("the replay window must end after it starts", field="window")
+        baseline = self.registry
+        candidate = candidate or baseline
+        if self.starter_plan is not None:
+            candidate = candidate.with_default_plan(self.starter_plan)
+        where = RowFilter(until=until)
+        total = count_rows(self.store, where) if progress is not None else 0
+        return replay(iter_rows(self.store, where, light=True), baseline, candidate, since, until, total=total, progress=progress)
+
+    def runway(self, user_id: str, *, holds: int | None = None):  # -> credits_core.insights.Runway | None
+        """Days the user's balance lasts at their recent pace, or ``None`` with too little history.
+
+        ``holds`` (credits reserved by active holds) defaults to the user's active holds. The
+        pace is read from the user's last ``RUNWAY_ROWS`` rows (a very busy user's pace
+        is then measured over a shorter stretch).
+        """
+        from .insights.runway import LOOKBACK_DAYS, estimate, usage_of
+
+        keys.check_user(user_id)
+        reg, now = self.registry, self.now()
+        acc = self.store.account(user_id)
+        acc = acc.with_rows(rollover_rows(acc, reg, now))
+        plan = current_plan(acc, reg)
+        since = now - timedelta(days=LOOKBACK_DAYS)  # the newest rows only: one cheap indexed read
+        usage = usage_of(r for r in self.store.tail(user_id, RUNWAY_ROWS) if r.created_at >= since)
+        held = acc.held_at(now) if holds is None else holds
+        return estimate(usage, acc.balance, plan.monthly_included, plan.soft_cap, now, holds=held)
 
     # -- composition -------------------------------------------------------
     def _rolled(

@@ -20,6 +20,7 @@ from . import flash, nav, session
 from .components.chip import header_chip
 from .components.demo_controls import demo_controls
 from .components.errors import capture, show_error
+from .components.scenarios import open_link, scenario_menu
 from .session import UiSession
 
 APP_TITLE = "Secondary Market credits"
@@ -55,6 +56,7 @@ def _sidebar(ui: UiSession | None) -> None:
         if ui is not None:
             with st.expander("DEMO controls", expanded=True, icon=":material/science:"):
                 demo_controls(ui)
+                scenario_menu(ui)
         if session.auth_configured():
             for provider in session.auth_providers():
                 label = "Sign in" if provider is None else f"Sign in with {provider.title()}"
@@ -89,6 +91,7 @@ def main() -> None:
     current = _navigation()
     if current.title == "Home":
         current.run()  # forwards to /account before anything is drawn
+    open_link()  # a DEMO scenario link rebuilds its state before the session is read
     ui, err = capture(session.current)
     chip_slot = _top_bar(ui)
     _sidebar(ui)

@@ -11,6 +11,7 @@ from credits_core.models import CreditsState
 from credits_ui import flash
 from credits_ui.components import subscription, topup
 from credits_ui.components.errors import attempt, capture, friendly_message
+from credits_ui.components.scenarios import FAIL_KEY
 from credits_ui.fmt import money
 from credits_ui.layout import page_header, page_session
 from credits_ui.main import run_page
@@ -54,6 +55,24 @@ def _checkout_return(ui: UiSession) -> None:
             "info", f"This payment was already credited: **+{credits:,} credits**{note}. Balance **{total:,}**."
         )
     flash.push_and_rerun("success", f"Payment received: **+{credits:,} credits**{note}. New balance **{total:,}**.")
+
+
+def _runway_block(ui: UiSession) -> None:
+    """≈ days left at the recent pace, and a notice when under three days; nothing without history."""
+    runway, _ = capture(ui.service.runway, ui.user_id)
+    if runway is None:
+        return
+    if runway.short:
+        st.warning(
+            f"Your credits may run out soon: {runway.text()}. Top up below to keep going.",
+            icon=":material/hourglass_bottom:",
+        )
+    else:
+        st.caption(
+            f":material/hourglass_top: {runway.text()}"
+            + (f", counting the next monthly grant of {runway.next_grant:,}" if runway.next_grant else "")
+            + "."
+        )
 
 
 def _credits_block(state: CreditsState, plan_label: str) -> None:
@@ -159,6 +178,12 @@ def _topup_block(ui: UiSession) -> None:
                 if action.button(
                     "Buy (DEMO)", key=f"cz_buy_{pack.id}", icon=":material/add_shopping_cart:", width="stretch"
                 ):
+                    if st.session_state.pop(FAIL_KEY, False):  # the "payment that fails" scenario
+                        flash.push_and_rerun(
+                            "error",
+                            f"Payment declined (DEMO: the card was declined). Nothing was charged and no credits "
+                            f"were added for {pack.label}; try again to buy it.",
+                        )
                     result = attempt(topup.demo_purchase, ui.service, ui.user_id, pack.id)
                     if result is not None:
                         flash.push_and_rerun(
@@ -249,6 +274,7 @@ def render() -> None:
     except Exception:
         plan_label = state.plan
     _credits_block(state, plan_label)
+    _runway_block(ui)
     left, right = st.columns([1, 1], gap="large")
     with left:
         _plan_block(ui, state)

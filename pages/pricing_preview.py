@@ -1,22 +1,32 @@
 """Pricing preview: personas × plans — credits needed, top-ups bought, effective monthly price.
 
-Usage, tool costs, plan grants/prices and packs are editable for what-if
+Usage, tool costs, plan grants/prices/caps and packs are editable for what-if
 questions; nothing is saved (the computation is ``credits_ui.pricing``).
+"Replay real usage" re-runs a window of the ledger under the edited price list
+(``CreditsService.replay``; tables and charts from ``credits_ui.replay_view``).
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from credits_core.insights import last_full_month
 from credits_core.seed import PERSONA_PLAN, PERSONAS
-from credits_ui import pricing
+from credits_ui import pricing, replay_view, session
+from credits_ui.components.admin import Scope, choose_scope, unlock_form
+from credits_ui.components.errors import capture, show_error
+from credits_ui.components.export import export_button
 from credits_ui.fmt import money
 from credits_ui.layout import page_header, page_session
 from credits_ui.main import run_page
+from credits_ui.session import UiSession
 
 _EDITORS = ("cz_price_usage", "cz_price_tools", "cz_price_plans", "cz_price_packs")
+_REPLAY = "cz_replay_report"
 
 
 def _reset() -> None:
@@ -63,12 +73,13 @@ def _tools_editor(tools: list[pricing.ToolCost], plan_labels: dict[int, str]) ->
     return [pricing.ToolCost(t.id, t.label, int(credits[t.id]), t.min_rank) for t in tools]
 
 
-def _plans_editor(plans: list[pricing.PlanOption]) -> list[pricing.PlanOption]:
+def _plans_editor(plans: list[pricing.PlanOption], caps: dict[str, float]) -> tuple[list[pricing.PlanOption], dict[str, float]]:
     frame = pd.DataFrame(
         {
             "Plan": [p.label for p in plans],
             "Price / month": [p.monthly_price / 100 for p in plans],
             "Included credits / month": [p.monthly_included for p in plans],
+            "Soft cap ×": [caps.get(p.id, 3.0) for p in plans],
         },
         index=[p.id for p in plans],
     )
@@ -80,9 +91,13 @@ def _plans_editor(plans: list[pricing.PlanOption]) -> list[pricing.PlanOption]:
         column_config={
             "Price / month": st.column_config.NumberColumn(min_value=0.0, step=1.0, format="$%.2f"),
             "Included credits / month": st.column_config.NumberColumn(min_value=0, step=10, format="%d"),
+            "Soft cap ×": st.column_config.NumberColumn(
+                min_value=1.0, max_value=100.0, step=0.5, format="%.1f",
+                help="Soft cap = this × included credits (used by the replay; the persona table is steady-state)",
+            ),
         },
     )
-    return [
+    options = [
         pricing.PlanOption(
             p.id,
             p.label,
@@ -93,6 +108,7 @@ def _plans_editor(plans: list[pricing.PlanOption]) -> list[pricing.PlanOption]:
         )
         for p in plans
     ]
+    return options, {p.id: max(1.0, float(edited.at[p.id, "Soft cap ×"] or 1.0)) for p in plans}
 
 
 def _packs_editor(packs: list[pricing.PackOption]) -> list[pricing.PackOption]:
@@ -217,7 +233,7 @@ def render() -> None:
         with t2:
             tools = _tools_editor(tools, plan_labels)
         with t3:
-            plans = _plans_editor(plans)
+            plans, caps = _plans_editor(plans, {p.id: p.soft_cap_multiplier for p in registry.plans})
         with t4:
             packs = _packs_editor(packs)
         st.button("Reset what-if", icon=":material/undo:", on_click=_reset, key="cz_price_reset")
@@ -262,6 +278,116 @@ def render() -> None:
         "the monthly shortfall; unused included credits carry over up to the soft cap."
     )
     st.altair_chart(_chart(quotes))
+    _replay_section(ui, tools, plans, packs, caps)
+
+
+def _replay_scope(ui: UiSession) -> Scope | None:
+    """Whose ledger the replay reads: the server's for admins, else this DEMO session's."""
+    if not ui.is_demo and not session.can_view_ops(ui):
+        st.info("Replaying the server ledger is for admins (`CZ_ADMIN_USERS` or the admin secret).", icon=":material/lock:")
+        unlock_form("cz_replay_unlock")
+        return None
+    if ui.is_demo and not session.secret_unlocked():
+        with st.expander("Replay the server ledger (admin secret)", icon=":material/key:"):
+            unlock_form("cz_replay_unlock")
+    return choose_scope(ui, key="cz_replay")
+
+
+def _replay_section(
+    ui: UiSession,
+    tools: list[pricing.ToolCost],
+    plans: list[pricing.PlanOption],
+    packs: list[pricing.PackOption],
+    caps: dict[str, float],
+) -> None:
+    """Replay real usage under the price list edited above, beside what actually happened."""
+    st.subheader("Replay real usage", anchor="replay")
+    st.caption(
+        "Every tool use, plan change and purchase of a window of the ledger, re-priced under the price list "
+        "edited above: grants, the soft cap, refunds and top-ups re-run per user, beside what actually happened."
+    )
+    scope = _replay_scope(ui)
+    if scope is None:
+        return
+    service = scope.service
+    candidate = replay_view.candidate_registry(service.registry, tools, plans, packs, caps)
+    since, until = last_full_month(service.now())
+    c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="bottom")
+    picked = c1.date_input(
+        "Window (UTC days, both included)",
+        value=(since.date(), (until - timedelta(days=1)).date()),
+        key="cz_replay_window",
+        help="Default: the last full calendar month",
+    )
+    c2.caption(f"Ledger: **{scope.label}**" + (" · DEMO" if scope.is_demo else ""))
+    run = c3.button("Replay", type="primary", icon=":material/replay:", key="cz_replay_run", width="stretch")
+    if not (isinstance(picked, tuple) and len(picked) == 2):
+        st.caption("Pick a first and a last day.")
+        return
+    since = datetime.combine(picked[0], time(), UTC)
+    until = datetime.combine(picked[1] + timedelta(days=1), time(), UTC)
+    key = (scope.label, since, until, candidate.model_dump_json())
+    if run:
+        bar = []
+
+        def progress(done: int, total: int) -> None:
+            if not bar:
+                bar.append(st.progress(0.0))
+            bar[0].progress(min(1.0, done / max(total, 1)), text=f"Replaying {done:,} of {total:,} ledger rows")
+
+        report, err = capture(service.replay, (since, until), candidate, progress=progress)
+        if bar:
+            bar[0].empty()
+        if report is None:
+            show_error(err)  # type: ignore[arg-type]
+            return
+        st.session_state[_REPLAY] = (key, report)
+    stored = st.session_state.get(_REPLAY)
+    if stored is None:
+        st.caption("Press **Replay** to run it (it reads every row of the window).")
+        return
+    stored_key, report = stored
+    if stored_key != key:
+        st.info("The price list or the window changed since this replay: press **Replay** to update.", icon=":material/update:")
+    _replay_result(report, {p.id: p.label for p in plans})
+
+
+def _replay_result(report, labels: dict[str, str]) -> None:
+    if not report.users:
+        st.info("No ledger rows in this window.", icon=":material/inbox:")
+        return
+    matched = sum(u.matches for u in report.users)
+    actual = sum(u.actual.revenue for u in report.users)
+    cand = sum(u.candidate.revenue for u in report.users)
+    currency = report.currency
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Users replayed", f"{len(report.users):,}", border=True, help=f"{report.rows:,} ledger rows read")
+    m2.metric("Revenue, actual", money(actual, currency), border=True, help="Subscriptions + top-ups + cover of run-outs")
+    m3.metric("Revenue, candidate", money(cand, currency), delta=money(cand - actual, currency), border=True)
+    m4.metric("Same end balance", f"{matched:,} / {len(report.users):,}", border=True,
+              help="Users whose end-of-window balance is unchanged under the candidate")
+    summary = replay_view.summary_frame(report, labels)
+    st.dataframe(
+        summary,
+        hide_index=True,
+        key="cz_replay_summary",
+        column_config={
+            col: st.column_config.NumberColumn(col.replace(" $", ""), format="dollar")
+            for col in summary.columns
+            if " $" in col
+        },
+    )
+    left, right = st.columns(2)
+    left.altair_chart(replay_view.revenue_chart(report, labels))
+    right.altair_chart(replay_view.run_out_chart(report))
+    users = replay_view.users_frame(report)
+    with st.expander("Per user", icon=":material/group:"):
+        st.dataframe(users, hide_index=True, key="cz_replay_users")
+    e1, e2 = st.columns(2)
+    with e1:
+        export_button(summary, "replay-summary.csv", label="Export comparison (CSV)", key="cz_replay_csv")
+    with e2:
+        export_button(users, "replay-users.csv", label="Export per user (CSV)", key="cz_replay_users_csv")
 
 
 run_page(render)

@@ -30,7 +30,7 @@ MAX_TAIL = 500
     "/credits-state",
     response_model=StateOut,
     responses=error_responses(401, 403),
-    summary="Balance, plan, caps and the ledger tail of the caller (or, for support, of userId)",
+    summary="Balance, plan, caps, runway and the ledger tail of the caller (or, for support, of userId)",
 )
 def credits_state(
     request: Request,
@@ -51,9 +51,15 @@ def credits_state(
             raise BadRequest(f"query parameter {name!r} was given more than once", field=name)
     if userId is not None:
         check_admin(request, admin_key)
-        return JSONResponse(service().state(userId, tail=limit, read_only=True).to_dict())
+        return JSONResponse(_with_runway(service().state(userId, tail=limit, read_only=True).to_dict(), userId))
     user_id = user_of(request).user_id
-    return JSONResponse(service().state(user_id, tail=limit).to_dict())
+    return JSONResponse(_with_runway(service().state(user_id, tail=limit).to_dict(), user_id))
+
+
+def _with_runway(state: dict, user_id: str) -> dict:
+    """The state plus ``runway`` (null when there is too little history)."""
+    runway = service().runway(user_id)
+    return state | {"runway": None if runway is None else runway.to_dict()}
 
 
 @router.post(

@@ -33,15 +33,8 @@ import stripe
 from ..errors import CheckoutNotFound
 from ..policy.stripe_refunds import ChargeState, Settlement
 from ..service import CreditsService
-from .stripe_gateway import (
-    ChargeRefund,
-    PaidSession,
-    StripeGateway,
-    _int,
-    _NotOurs,
-    _paid_from,
-    _provider_error,
-)
+from .events import ChargeRefund, NotOurs, PaidSession, as_int, paid_from
+from .stripe_gateway import StripeGateway, provider_error
 
 log = logging.getLogger("credits_core.payments")
 
@@ -57,9 +50,9 @@ def session_charge(gateway: StripeGateway, session_id: str) -> ChargeState | Non
     except stripe.InvalidRequestError as e:
         if e.http_status == 404 or e.code == "resource_missing":
             raise CheckoutNotFound() from None
-        raise _provider_error(e, "read the checkout") from None
+        raise provider_error(e, "read the checkout") from None
     except stripe.StripeError as e:
-        raise _provider_error(e, "read the checkout") from None
+        raise provider_error(e, "read the checkout") from None
     return charge_of(session)
 
 
@@ -72,11 +65,11 @@ def paid_session_of_payment_intent(
             params={"payment_intent": payment_intent, "limit": 1, "expand": [f"data.{EXPAND_CHARGE}"]}
         ).to_dict()
     except stripe.StripeError as e:
-        raise _provider_error(e, "find the checkout of a refund") from None
+        raise provider_error(e, "find the checkout of a refund") from None
     for session in found.get("data") or []:
         try:
-            paid = _paid_from(session)
-        except _NotOurs:
+            paid = paid_from(session)
+        except NotOurs:
             return None
         return (paid, charge_of(session)) if paid is not None else None
     return None
@@ -90,10 +83,10 @@ def charge_of(session: Mapping[str, Any]) -> ChargeState | None:
         return None
     try:
         return ChargeState(
-            charge["id"], _int(charge.get("amount") or 0), _int(charge.get("amount_refunded") or 0),
+            charge["id"], as_int(charge.get("amount") or 0), as_int(charge.get("amount_refunded") or 0),
             str(charge.get("currency") or ""),
         )
-    except _NotOurs:
+    except NotOurs:
         return None
 
 

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +39,18 @@ from ..errors import (
     PaymentsDisabled,
     PaymentsUnavailable,
     WebhookInvalid,
+)
+from .events import (
+    EVENT_ASYNC_PAYMENT_SUCCEEDED,
+    EVENT_CHARGE_REFUNDED,
+    EVENT_CHECKOUT_COMPLETED,
+    ChargeRefund,
+    CheckoutSession,
+    NotOurs,
+    PaidSession,
+    WebhookEvent,
+    event_from,
+    paid_from,
 )
 
 __all__ = [
@@ -61,87 +71,15 @@ __all__ = [
     "WebhookInvalid",
 ]
 
-EVENT_CHECKOUT_COMPLETED = "checkout.session.completed"
-EVENT_ASYNC_PAYMENT_SUCCEEDED = "checkout.session.async_payment_succeeded"
-EVENT_CHARGE_REFUNDED = "charge.refunded"
 # Stripe's own default (stripe.Webhook.DEFAULT_TOLERANCE, 300 s): older signed
 # timestamps are refused to stop replays (https://docs.stripe.com/webhooks).
 WEBHOOK_TOLERANCE_S = 300
-
 # Checkout Session ids look like ``cs_test_a1B2...`` / ``cs_live_...``.
 _SESSION_ID = re.compile(r"^cs_[A-Za-z0-9_]{1,250}$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 # Stripe idempotency keys are up to 255 characters
 # (https://docs.stripe.com/api/idempotent_requests).
 _MAX_IDEMPOTENCY_KEY = 255
-# Every value the gateway stores in session metadata (all strings on the wire).
-_METADATA_KEYS = ("user_id", "pack_id", "credits", "registry_version", "tenant")
-
-
-@dataclass(frozen=True)
-class CheckoutSession:
-    """A created Checkout Session: send the browser to ``url``."""
-
-    id: str
-    url: str
-
-
-@dataclass(frozen=True)
-class PaidSession:
-    """A paid top-up session, with what the gateway stored in its metadata."""
-
-    session_id: str
-    user_id: str
-    pack_id: str
-    credits: int
-    amount_total: int
-    currency: str
-    registry_version: int
-    tenant: str
-    payment_intent: str | None
-    payment_status: str = "paid"  # or "no_payment_required" (a 100 % discount)
-
-
-@dataclass(frozen=True)
-class ChargeRefund:
-    """A refunded (fully or partly) charge; match it to a top-up by payment_intent."""
-
-    charge_id: str
-    payment_intent: str | None
-    amount: int
-    amount_refunded: int
-    currency: str
-
-    @property
-    def fully_refunded(self) -> bool:
-        """True when the whole charge has been refunded."""
-        return self.amount_refunded >= self.amount
-
-
-@dataclass(frozen=True)
-class WebhookEvent:
-    """A verified event the app acts on.
-
-    ``paid`` is set when a checkout session of ours is paid (credit it);
-    a ``checkout.session.completed`` whose payment is still processing has
-    ``paid=None`` (wait for ``async_payment_succeeded``). ``refund`` is set for
-    ``charge.refunded``.
-    """
-
-    id: str
-    type: str
-    created: int
-    livemode: bool
-    session_id: str | None = None
-    paid: PaidSession | None = None
-    refund: ChargeRefund | None = None
-    # customer.subscription.*, invoice.* of a subscription, or a subscription-mode
-    # Checkout Session: the subscription to read back (``payments.plan_sync``).
-    subscription_id: str | None = None
-
-
-class _NotOurs(Exception):
-    """The session is not a top-up created by this gateway."""
 
 
 # -- the gateway ----------------------------------------------------------------------
@@ -291,7 +229,7 @@ class StripeGateway:
                 options={"idempotency_key": attempt_id},
             ).to_dict()  # StripeObject is not a dict in stripe-python 16
         except stripe.StripeError as e:
-            raise _provider_error(e, "create the checkout") from None
+            raise provider_error(e, "create the checkout") from None
         sid, url = session.get("id"), session.get("url")
         if not isinstance(sid, str) or not isinstance(url, str) or not url:
             raise PaymentsUnavailable(reason="bad_response")
@@ -315,12 +253,12 @@ class StripeGateway:
         except stripe.InvalidRequestError as e:
             if e.http_status == 404 or e.code == "resource_missing":
                 raise CheckoutNotFound() from None
-            raise _provider_error(e, "read the checkout") from None
+            raise provider_error(e, "read the checkout") from None
         except stripe.StripeError as e:
-            raise _provider_error(e, "read the checkout") from None
+            raise provider_error(e, "read the checkout") from None
         try:
-            paid = _paid_from(session)
-        except _NotOurs:
+            paid = paid_from(session)
+        except NotOurs:
             raise CheckoutNotFound(reason="not_a_top_up") from None
         if owner is not None and (session.get("metadata") or {}).get("user_id") != owner:
             raise Forbidden("this checkout session belongs to another account")
@@ -373,13 +311,13 @@ class StripeGateway:
             ) from None
         except ValueError:  # e.g. a v2 "thin" event notification
             raise WebhookInvalid("The webhook body is not a Stripe event.", reason="malformed") from None
-        return _event_from(event)
+        return event_from(event)
 
 
 # -- helpers --------------------------------------------------------------------------
 
 
-def _provider_error(e: stripe.StripeError, action: str) -> PaymentsUnavailable:
+def provider_error(e: stripe.StripeError, action: str) -> PaymentsUnavailable:
     """Map a stripe exception to a safe ``PaymentsUnavailable`` (no Stripe text)."""
     kind = type(e).__name__
     request_id = getattr(e, "request_id", None)
@@ -402,120 +340,3 @@ def _provider_error(e: stripe.StripeError, action: str) -> PaymentsUnavailable:
     return PaymentsUnavailable(message, reason=reason, provider_error=kind, provider_request_id=request_id, **extra)
 
 
-def _int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise _NotOurs
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"-?\d{1,18}", value):
-        return int(value)
-    raise _NotOurs
-
-
-def _paid_from(session: Mapping[str, Any]) -> PaidSession | None:
-    """A PaidSession if ``session`` is a paid top-up of ours; None if unpaid.
-
-    Raises ``_NotOurs`` for a session this gateway did not create."""
-    if session.get("object") != "checkout.session" or session.get("mode") != "payment":
-        raise _NotOurs
-    meta = session.get("metadata")
-    if not isinstance(meta, Mapping) or any(
-        not isinstance(meta.get(k), str) or not meta.get(k) for k in _METADATA_KEYS
-    ):
-        raise _NotOurs
-    credits, version = _int(meta["credits"]), _int(meta["registry_version"])
-    if credits <= 0:
-        raise _NotOurs
-    status, payment_status = session.get("status"), session.get("payment_status")
-    if status != "complete" or payment_status not in ("paid", "no_payment_required"):
-        return None
-    sid = session.get("id")
-    if not isinstance(sid, str):
-        raise _NotOurs
-    pi = session.get("payment_intent")
-    if isinstance(pi, Mapping):  # expanded
-        pi = pi.get("id")
-    return PaidSession(
-        session_id=sid,
-        user_id=meta["user_id"],
-        pack_id=meta["pack_id"],
-        credits=credits,
-        amount_total=_int(session.get("amount_total") or 0),
-        currency=str(session.get("currency") or ""),
-        registry_version=version,
-        tenant=meta["tenant"],
-        payment_intent=pi if isinstance(pi, str) else None,
-        payment_status=str(payment_status),
-    )
-
-
-def _event_from(event: Mapping[str, Any]) -> WebhookEvent | None:
-    """The typed event for a verified Event envelope, or None when ignored."""
-    etype, eid = event.get("type"), event.get("id")
-    data = event.get("data")
-    obj = data.get("object") if isinstance(data, Mapping) else None
-    if event.get("object") != "event" or not isinstance(etype, str) or not isinstance(eid, str):
-        raise WebhookInvalid("The webhook body is not a Stripe event.", reason="malformed")
-    if not isinstance(obj, Mapping):
-        raise WebhookInvalid("The webhook event has no data object.", reason="malformed")
-    base = {
-        "id": eid,
-        "type": etype,
-        "created": event.get("created") if isinstance(event.get("created"), int) else 0,
-        "livemode": bool(event.get("livemode")),
-    }
-    subscription_id = _subscription_of(etype, obj)
-    if subscription_id is not None:
-        session_id = _str_or_none(obj.get("id")) if obj.get("object") == "checkout.session" else None
-        return WebhookEvent(**base, session_id=session_id, subscription_id=subscription_id)
-    if etype in (EVENT_CHECKOUT_COMPLETED, EVENT_ASYNC_PAYMENT_SUCCEEDED):
-        try:
-            paid = _paid_from(obj)
-        except _NotOurs:
-            return None  # another integration's session on the same account
-        return WebhookEvent(**base, session_id=str(obj.get("id")), paid=paid)
-    if etype == EVENT_CHARGE_REFUNDED:
-        if obj.get("object") != "charge" or not isinstance(obj.get("id"), str):
-            raise WebhookInvalid("The charge.refunded event carries no charge.", reason="malformed")
-        pi = obj.get("payment_intent")
-        if isinstance(pi, Mapping):
-            pi = pi.get("id")
-        try:
-            refund = ChargeRefund(
-                charge_id=obj["id"],
-                payment_intent=pi if isinstance(pi, str) else None,
-                amount=_int(obj.get("amount") or 0),
-                amount_refunded=_int(obj.get("amount_refunded") or 0),
-                currency=str(obj.get("currency") or ""),
-            )
-        except _NotOurs:
-            raise WebhookInvalid("The charge.refunded event is malformed.", reason="malformed") from None
-        return WebhookEvent(**base, refund=refund)
-    return None
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _subscription_of(etype: str, obj: Mapping[str, Any]) -> str | None:
-    """The subscription a subscription event is about, else None.
-
-    ``customer.subscription.*`` carries the subscription; an ``invoice.*``
-    names it in ``parent.subscription_details.subscription`` (API 2025-03-31.basil
-    and later; top-level ``subscription`` before); a completed
-    ``mode=subscription`` Checkout Session in ``subscription``
-    (https://docs.stripe.com/billing/subscriptions/webhooks)."""
-    if etype.startswith("customer.subscription.") and obj.get("object") == "subscription":
-        sid: Any = obj.get("id")
-    elif etype.startswith("invoice.") and obj.get("object") == "invoice":
-        parent = obj.get("parent")
-        details = parent.get("subscription_details") if isinstance(parent, Mapping) else None
-        sid = details.get("subscription") if isinstance(details, Mapping) else obj.get("subscription")
-    elif etype == EVENT_CHECKOUT_COMPLETED and obj.get("mode") == "subscription":
-        sid = obj.get("subscription")
-    else:
-        return None
-    if isinstance(sid, Mapping):  # expanded
-        sid = sid.get("id")
-    return sid if isinstance(sid, str) and sid.startswith("sub_") else None

@@ -31,7 +31,7 @@ from ..errors import BadRequest, CheckoutNotFound, CheckoutNotPaid, Forbidden, P
 from .stripe_gateway import (
     CheckoutSession,
     StripeGateway,
-    _provider_error,
+    provider_error,
 )
 
 __all__ = [
@@ -131,7 +131,7 @@ class StripeSubscriptions:
                 options={"idempotency_key": attempt},
             ).to_dict()
         except stripe.StripeError as e:
-            raise _provider_error(e, "start the subscription") from None
+            raise provider_error(e, "start the subscription") from None
         sid, url = session.get("id"), session.get("url")
         if not isinstance(sid, str) or not isinstance(url, str) or not url:
             raise PaymentsUnavailable(reason="bad_response")
@@ -150,9 +150,9 @@ class StripeSubscriptions:
         except stripe.InvalidRequestError as e:
             if e.http_status == 404 or e.code == "resource_missing":
                 raise CheckoutNotFound() from None
-            raise _provider_error(e, "read the checkout") from None
+            raise provider_error(e, "read the checkout") from None
         except stripe.StripeError as e:
-            raise _provider_error(e, "read the checkout") from None
+            raise provider_error(e, "read the checkout") from None
         meta = session.get("metadata") or {}
         if session.get("mode") != "subscription" or not isinstance(meta, Mapping) or meta.get("kind") != KIND:
             raise CheckoutNotFound(reason="not_a_plan_subscription")
@@ -180,9 +180,9 @@ class StripeSubscriptions:
         except stripe.InvalidRequestError as e:
             if e.http_status == 404 or e.code == "resource_missing":
                 raise SubscriptionNotFound() from None
-            raise _provider_error(e, "read the subscription") from None
+            raise provider_error(e, "read the subscription") from None
         except stripe.StripeError as e:
-            raise _provider_error(e, "read the subscription") from None
+            raise provider_error(e, "read the subscription") from None
         return _subscription_from(obj)
 
     def change_plan(
@@ -234,9 +234,9 @@ class StripeSubscriptions:
         except stripe.InvalidRequestError as e:
             if e.http_status == 404 or (e.code == "resource_missing" and e.param == "id"):
                 raise SubscriptionNotFound() from None
-            raise _provider_error(e, action) from None
+            raise provider_error(e, action) from None
         except stripe.StripeError as e:
-            raise _provider_error(e, action) from None
+            raise provider_error(e, action) from None
         return _subscription_from(obj)
 
 

@@ -33,8 +33,8 @@ def decide_debit(
     cost = tool.credits
     available = bal.total - acc.held  # active holds are reserved (expired ones were released before)
     common = dict(tool=tool.id, cost=cost, registryVersion=registry.version, plan=plan.id, month=acc.month)
-    if cost <= available:
-        from_included = min(cost, bal.included)
+    from_included = split_cost(bal.included, bal.purchased, cost) if cost <= available else None
+    if from_included is not None:
         after = Balance(bal.included - from_included, bal.purchased - (cost - from_included))
         row = new_row(acc, keys.debit_name(key), "debit", -cost, -from_included, now, **common, balanceAfter=after.to_dict())
         return Decision([row], DebitResult(row=row, balance=after))
@@ -62,6 +62,13 @@ def gate(acc: Account, registry: Registry, tool_id: str) -> tuple[Tool, Plan]:
             tool=tool.id, requiredPlan=tool.min_plan, plan=plan.id, subscribe=SUBSCRIBE_PATH,
         )
     return tool, plan
+
+
+def split_cost(included: int, purchased: int, cost: int) -> int | None:
+    """The part of ``cost`` taken from the included bucket (spent first), or ``None`` when not covered."""
+    if cost > included + purchased:
+        return None
+    return min(cost, included)
 
 
 def replay_debit(existing: Row, user_id: str, tool_id: str, refund: Row | None = None) -> DebitResult:

@@ -23,7 +23,7 @@ Guarantees every implementation gives:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar, runtime_checkable
@@ -107,3 +107,21 @@ def append_all(rows: Iterable[Row]) -> list[Row]:
     if len(names) != len(set(names)):
         raise ValueError("a decision returned two rows with the same name")
     return out
+
+
+def iter_rows(store: LedgerStore, where: RowFilter = RowFilter(), *, light: bool = False) -> Iterator[Row]:
+    """Rows matching ``where`` oldest first, streamed when the store can (``iter_rows``).
+
+    Streaming is an optional capability: SQLite and memory stream; a store
+    without it (Odoo today) falls back to one ``rows`` read, reversed.
+    ``light`` lets a store give covered debits only ``{"tool", "cost"}`` as meta.
+    """
+    stream = getattr(store, "iter_rows", None)
+    if stream is not None:
+        return stream(where, light=light)
+    return reversed(store.rows(where))
+
+
+def count_rows(store: LedgerStore, where: RowFilter = RowFilter()) -> int:
+    """How many rows match ``where``, from the per-day aggregate every store has."""
+    return sum(t.rows for t in store.daily_totals(where))

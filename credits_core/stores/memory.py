@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC
 from typing import TypeVar
 
@@ -57,6 +57,11 @@ class MemoryStore:
         source = self._by_user.get(where.user_id, []) if where.user_id else self._rows
         out = [r for r in reversed(source) if _matches(r, where)]
         return out[:limit] if limit is not None else out
+
+    def iter_rows(self, where: RowFilter = RowFilter(), *, light: bool = False) -> Iterator[Row]:
+        """Rows matching ``where`` in append order (oldest first); ``light`` changes nothing here."""
+        source = self._by_user.get(where.user_id, []) if where.user_id else self._rows
+        return (r for r in list(source) if _matches(r, where))
 
     def daily_totals(self, where: RowFilter = RowFilter()) -> list[DailyTotal]:
         sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])

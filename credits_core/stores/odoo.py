@@ -13,67 +13,62 @@ Row ↔ field mapping and the one-aggregate account: ``odoo_rows.py`` (the
 README copies its table). Transport and error envelopes: ``odoo_client.py``.
 
 Concurrency — ``crm.lead`` has no unique constraint, so *write, verify,
-compensate*. ``transact(user, decide)``:
+compensate*, with one rule every process applies alike (``odoo_fold.py``):
+**the verdict of a write is a function of the active rows with lower ids**.
+Folding a user's active rows in id order, a write (the rows of one
+``create``) is rejected if a lower accepted id holds one of its names, if the
+account it was decided on (``base``, stored beside the rows) is not the one
+the accepted rows before it add up to, or if it takes a bucket it draws from
+below zero (a write that only adds credits never can). So an accepted row's
+``balanceAfter`` and bucket split are the ledger's, and first answers and
+replays agree byte for byte, from any process.
 
-1. **View**: the user's aggregate (one ``read_group`` /
-   ``formatted_read_group``), or this process's copy of it when it verified
-   it less than ``cache_s`` ago, no other thread here is writing for that user
-   and no other writer was seen on it lately. ``decide`` runs on it; its
-   lookups use the name the service has just ``find``-ed, the aggregate's keys
-   (state rows), or one ``search_read``. Rows that move the month state
-   (grant, plan, upgrade, trim) are never sized on the copy: it is re-read.
-2. **Create** the rows in one ``create`` (one Odoo transaction), each with a
-   write token. A lost answer is never blindly retried: the verify looks the
-   names up and the token tells whether they committed.
-3. **Verify** by a *full* re-read of the user's aggregate plus any row of
-   another user carrying one of the names. If it is the view plus exactly the
-   new rows (count, sums, distinct names and summed ids per group), nothing
-   else happened: done — three requests for a warm debit.
-4. Otherwise **judge**; rows that must go are archived
-   (``write(ids, {"active": False})``) and ``decide`` runs again on a new view
-   (bounded attempts, jittered growing back-off, then ``LedgerUnavailable``):
+*Lower ids not visible yet*: Odoo draws an id when it inserts and shows the
+row when it commits, so a lower id can appear after a higher one. Rule: no
+process answers from a row (its own, or a replay) before every id below it
+is visible or has been missing for ``gap_wait_s`` (a failed create, a
+deleted lead: a gap for good). Each process keeps ``_hi``, the id up to which
+it has checked this; a row above it is answered only after one ``search`` of
+the ids in between and, while one is missing, polls until it appears or
+``gap_wait_s`` passes. Known limit: a create that commits more than
+``gap_wait_s`` after drawing its id (Odoo stalled inside the request) can
+still overrule an answer given in the meantime; Odoo's ``limit_time_real``
+bounds it, and ``gap_wait_s`` at least that long closes it.
 
-   * *names* — another active row carries one of our names. The older one
-     (lower id) wins: a writer that sees an older rival archives its own; a
-     writer that sees only younger rivals waits for them to disappear (their
-     writers see ours and back off) and gives up its own if they stay (their
-     writer verified before ours committed). The loser's next attempt finds
-     the survivor: replay of the FIRST answer (kept in the row's meta) or
-     ``idempotency_conflict`` for another user's key;
-   * *balance* — a bucket of the de-duplicated balance is negative and our
-     rows take from it: archive, back off, retry (→ success or 402);
-   * *stale* — the view was the copy, or the rows move the month state:
-     ``decide`` re-runs on the fresh aggregate minus our rows. Rows that move
-     the same amounts stand (only their ``balanceAfter`` may have missed a
-     concurrent change: someone may already have replayed them); rows that
-     would move other amounts are archived and decided again — unless a racer
-     for one of our names was seen (it may have replayed ours).
+``transact(user, decide)``:
 
-Why it is safe: a row is visible from its commit on and every writer verifies
-after its own commit, so of two writers of one name, or of two debits that
-together overspend, the one that verifies last sees the other. For names the
-id order settles who stays when both see each other; if only the younger
-sees the older, the younger goes; if only the older sees the younger, it
-waits for it and goes if it stays. For balances, every writer that sees a
-negative bucket it draws from backs off; the last one to verify saw all kept
-debits, so the kept set never overdraws a bucket — provided the credits it
-saw stay: a credit row (grant, top-up, refund) is only withdrawn with the rest
-of its decision (lost name race, overdraft or stale amounts of a mixed
-decision), whose writer decides again at once and normally writes it again.
-``find`` answers the lowest active id; decision errors taken on a copy, and
-402s, are confirmed on a re-read before they are returned.
+1. **View**: this process's copy of the account (verified by its last write,
+   less than ``cache_s`` ago, no other writer seen lately), else the newest
+   rows of the user judged one by one on top of the aggregate of the older
+   ones (settled: a rejected row is withdrawn by whoever judges it first).
+   One writer per user per process (a striped lock). Month-state rows
+   (grant, plan, upgrade, trim) are never sized on the copy.
+2. **Create** the rows in one ``create``, each with a write token and the
+   base. A lost answer is never blindly retried: the token tells whether
+   they committed.
+3. **Verify**: wait for lower ids in flight (above), then re-read the
+   aggregate (plus rows of other users with our names). If it is the view
+   plus exactly our rows, nothing joined or left: accepted — three requests
+   for a warm debit. Otherwise fold the newest rows: our verdict; every
+   rejected row met is archived (``write(ids, {"active": False})``).
+4. A rejected write is archived and ``decide`` runs again on the fold's
+   canonical view after a jittered, growing back-off (bounded attempts, then
+   ``LedgerUnavailable``): the loser of a name finds the winner's row
+   (replay of the first answer, or ``idempotency_conflict``); a stale or
+   overdrawing write is decided again (→ success with exact answers or 402).
 
-Known limits (README): a row is visible before its writer verified it, so a
-replay can meet a row that is then withdrawn for an older same-name row or an
-overdraft (same-key and overdraft races at once; ``_settle`` narrows it for
-racers); answers of writers racing on one user (or deciding on a copy another
-process has since changed) report the balance of their own view, never a
-wrong charge; if Odoo vanishes between ``create`` and the verify the rows stay
-and a retry with the same key finds them; a request Odoo still executes after
-the client gave up on it can commit late (the lookup after a lost answer
-checks twice); a debit that relied on a credit row of a decision withdrawn
-and never redone (Odoo gone for good in between) can leave a bucket short.
-``cache_s=0`` turns the copy off (4 requests per debit).
+``find`` answers the lowest active row of a name whose verdict is accepted,
+judging it (after the gap check) when this process has not yet. A 402 and
+decisions taken on a copy are confirmed on a re-read before they are
+returned. ``account`` is one aggregate read, judged row by row when it shows
+a duplicate name or a negative bucket (a write being withdrawn).
+
+Known limits (README): if Odoo vanishes between ``create`` and the verify
+the rows stay and a retry with the same key finds them (judged like any
+other); a request Odoo still executes after the client gave up can commit
+late (the lookup after a lost answer checks twice; then the gap rule); the
+newest ``_TAIL`` rows of a user are judged one by one and older active rows
+are taken as accepted. ``cache_s=0`` turns the copy off.
 
 Failures: reads are retried (``retries``, jittered); a ``create`` only when
 the connection never opened; archive writes are idempotent and retried
@@ -83,21 +78,21 @@ the connection never opened; archive writes are idempotent and retried
 
 from __future__ import annotations
 
-import contextlib
 import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from ..errors import ConfigError, Conflict, CreditsError, LedgerUnavailable, PaymentRequired
+from ..errors import ConfigError, CreditsError, InsufficientCredits, LedgerUnavailable, StateConflict
 from ..models import Account, Row
 from ..policy.ledger import Decision, Lookup
 from .base import DailyTotal, RowFilter, ToolUsage, append_all
 from .odoo_client import OdooClient, OdooError, OdooTransportError
+from .odoo_fold import Rec, base_of, fold
 from .odoo_rows import (
     AGGREGATES,
     LEDGER_DOMAIN,
@@ -112,7 +107,6 @@ from .odoo_rows import (
     from_record,
     has_duplicates,
     kind_of_name,
-    remove_rows,
     to_group,
     to_vals,
     ts,
@@ -146,6 +140,8 @@ _NEEDED_FIELDS = (
     "zip",
 )
 _FIND_TTL_S = 2.0
+_TAIL = 32  # newest rows of a user judged one by one; older ones are settled
+_GAP_SPAN = 2000  # ids under a new row checked for a transaction still in flight
 
 
 @dataclass
@@ -171,7 +167,6 @@ class _Outcome:
     kept: bool
     reason: str = ""
     next_view: _View | None = None
-    rivals: frozenset[int] = frozenset()
 
 
 class _Lookup:
@@ -217,6 +212,7 @@ class OdooStore:
         retries: int = 3,
         max_attempts: int = 10,
         cache_s: float = 10.0,
+        gap_wait_s: float = 2.0,
         transport: Any = None,
     ) -> None:
         if protocol not in PROTOCOLS:
@@ -227,12 +223,15 @@ class OdooStore:
         self.retries = max(0, int(retries))
         self.max_attempts = max(1, int(max_attempts))
         self.cache_s = float(cache_s)
+        self.gap_wait_s = float(gap_wait_s)
+        self._hi: int | None = None  # every crm.lead id up to here is visible or a gap for good
+        self._settled_ids: dict[str, int] = {}  # per user: active rows up to this id are all accepted
         self._client = OdooClient(
             url, db, username, api_key, protocol=protocol, timeout_s=timeout_s, transport=transport
         )
         self._lock = threading.Lock()
         self._cache: dict[str, _View] = {}
-        self._inflight: dict[str, int] = {}
+        self._stripes = [threading.Lock() for _ in range(64)]  # one writer per user in this process
         self._contended: dict[str, float] = {}
         self._pending_archive: set[int] = set()
         self._local = threading.local()
@@ -293,6 +292,8 @@ class OdooStore:
                     variable="ODOO_API_KEY",
                 )
             described = self._client.call("fields_get", allfields=list(_NEEDED_FIELDS), attributes=["type", "store"])
+            newest = self._client.call("search", domain=[], order="id desc", limit=1, context={"active_test": False})
+            self._hi = int(newest[0]) if newest else 0  # ids below: settled (gaps at start-up are for good)
         except OdooTransportError as exc:
             raise ConfigError(f"ODOO_URL: {self._client.scrub(exc.message)}", variable="ODOO_URL") from None
         except OdooError as exc:
@@ -319,9 +320,7 @@ class OdooStore:
 
     # -- reads -------------------------------------------------------------------------
     def account(self, user_id: str) -> Account:
-        view = self._fresh_view(user_id)
-        self._remember(view)
-        return view.account
+        return self._fresh_view(user_id).account
 
     def find(self, name: str) -> Row | None:
         row = self._find(name)
@@ -368,14 +367,14 @@ class OdooStore:
     # -- the one write path --------------------------------------------------------------
     def transact(self, user_id: str, decide: Callable[[Account, Lookup], Decision[T]]) -> T:
         self._flush_pending()
-        with self._claim(user_id) as alone:
-            view = (self._cached(user_id) if alone else None) or self._fresh_view(user_id)
+        with self._stripes[hash(user_id) % len(self._stripes)]:
+            view = self._cached(user_id) or self._proper_view(user_id)
             for attempt in range(self.max_attempts):
                 lookup = _Lookup(self, view)
                 try:
                     decision = decide(view.account, lookup)
                 except CreditsError as exc:
-                    short = isinstance(exc, PaymentRequired)  # may come from a racer's row that is withdrawn
+                    short = isinstance(exc, InsufficientCredits)  # confirmed on a settled, canonical re-read
                     again = self._confirm(view, settle=short) if view.cached or short else None
                     if again is None:
                         raise
@@ -396,17 +395,19 @@ class OdooStore:
                     view.cached = False
                 try:
                     self._precheck(user_id, view, rows, lookup)
-                except Conflict:
+                except StateConflict:
                     again = self._confirm(view) if view.cached else None
                     if again is None:
                         raise
                     view = again
                     continue
-                outcome = self._write(view, rows, decide)
+                outcome = self._write(view, rows)
                 if outcome.kept:
                     return decision.result  # type: ignore[return-value]
                 self._forget_finds()  # a name race may have changed what the service's find saw
-                view = self._after_backoff(user_id, outcome, rows, attempt)
+                if outcome.reason != "not committed":
+                    time.sleep(self._backoff(attempt))  # another process wrote meanwhile: let it finish
+                view = outcome.next_view or self._proper_view(user_id)
         raise LedgerUnavailable(
             f"the ledger is busy: {self.max_attempts} attempts for {user_id!r} collided with concurrent changes; "
             "nothing was written, try again",
@@ -416,114 +417,77 @@ class OdooStore:
     def _precheck(self, user_id: str, view: _View, rows: list[Row], lookup: _Lookup) -> None:
         """What can be refused before writing: existing names, negative buckets, foreign rows."""
         for row in rows:
-            exists = view.has_key(row.name) if row.kind in STATE_KINDS else False
+            exists = view.has_key(row.name) and lookup(row.name) is not None if row.kind in STATE_KINDS else False
             if exists or lookup.known(row.name) is not None or (row.user_id != user_id and self._find(row.name)):
-                raise Conflict("that ledger row already exists; nothing was written")
+                raise StateConflict("that ledger row already exists; nothing was written")
         for row in rows:
             check_row(row, user_id)
         after = view.account.with_rows(rows)
         if after.balance.included < 0 or after.balance.purchased < 0:
-            raise Conflict("that change would take a balance below zero; nothing was written")
+            raise StateConflict("that change would take a balance below zero; nothing was written")
 
-    def _write(self, view: _View, rows: list[Row], decide: Callable[[Account, Lookup], Decision[Any]]) -> _Outcome:
-        """Create, verify, judge; archive our rows unless they stand (module docstring, steps 2–4)."""
+    def _write(self, view: _View, rows: list[Row]) -> _Outcome:
+        """Create, wait for lower ids still in flight, verify; withdraw our rows unless accepted."""
         user = view.user
         txn = uuid.uuid4().hex
         names = [r.name for r in rows]
-        ids, timed_out = self._create([to_vals(r, txn) for r in rows])
+        base = base_of(view.account)
+        ids, timed_out = self._create([to_vals(r, txn, base) for r in rows])
         try:
-            groups, foreign = self._read_groups(user, names)
-            rivals: list[dict[str, Any]] | None = None
             if ids is None:  # the answer was lost: did it commit?
                 named = self._committed(names, txn, timed_out)
                 if named is None:
-                    return _Outcome(False, "not committed", next_view=self._view_of(user, groups))
+                    return _Outcome(False, "not committed")
                 ids = [r["id"] for n in names for r in named if r["name"] == n and txn_of(r) == txn]
-                rivals = [r for r in named if r["id"] not in set(ids)]
+            late = self._await_below(min(ids), mine=set(ids))
+            groups, foreign = self._read_groups(user, names)
         except LedgerUnavailable:
             if ids is not None:
                 self._try_archive(ids)
             raise
         pairs = list(zip(ids, rows, strict=True))
-        if not rivals and not foreign and fingerprint(groups) == fingerprint(add_rows(view.groups, pairs)):
+        if not late and not foreign and fingerprint(groups) == fingerprint(add_rows(view.groups, pairs)):
+            # Nothing joined or left since the view, which was canonical: the fold accepts ours as decided.
             self._remember(_View(user, groups, view.account.with_rows(rows)))
+            self._settle_to(user, max(ids))
             return _Outcome(True)
         self._contend(user)
         try:
-            outcome = self._judge(view, rows, pairs, groups, rivals, decide)
+            after, verdict = self._judge(user, set(ids), names)
         except BaseException:
             self._try_archive(ids)
             raise
-        if not outcome.kept:
-            self._archive(ids)
-        return outcome
+        if verdict == "accepted":
+            return _Outcome(True)
+        self._archive(ids)
+        return _Outcome(False, verdict, next_view=after)
 
-    def _judge(
-        self,
-        view: _View,
-        rows: list[Row],
-        pairs: list[tuple[int, Row]],
-        groups: list[Group],
-        rivals: list[dict[str, Any]] | None,
-        decide: Callable[[Account, Lookup], Decision[Any]],
-    ) -> _Outcome:
-        """Keep the rows, or say why they must be archived (the caller archives)."""
-        user, ids = view.user, {rid for rid, _ in pairs}
-        names = [r.name for r in rows]
-        ours = {row.name: rid for rid, row in pairs}
-        for _round in range(3):
-            if rivals is None:
-                rivals = [r for r in self._named(names) if r["id"] not in ids]
-            if not rivals:
-                break
-            found = frozenset(r["id"] for r in rivals)
-            # Another active row carries one of our names. An older one (lower id) wins: its writer keeps
-            # it once ours is gone. Younger ones are archived by their writers when they see ours; wait for
-            # that, and give up ours if they stay (their writer verified before ours committed).
-            if any(r["id"] < ours.get(r["name"], 0) for r in rivals) or not self._outlast(names, found):
-                return _Outcome(False, "name", rivals=found)
-            groups, _ = self._read_groups(user, names)
-            rivals = None
-        else:
-            return _Outcome(False, "name")
-        groups, deduped = self._settled(user, groups, names)
-        fresh = account_from_groups(user, deduped)
-        took_included = sum(r.included_delta for r in rows) < 0
-        took_purchased = sum(r.purchased_delta for r in rows) < 0
-        if (fresh.balance.included < 0 and took_included) or (fresh.balance.purchased < 0 and took_purchased):
-            return _Outcome(False, "balance")
-        if view.cached or any(r.kind in STATE_KINDS for r in rows):
-            base_groups = remove_rows(groups, pairs)
-            base = _View(user, base_groups, account_from_groups(user, remove_rows(deduped, pairs)))
-            try:
-                again = decide(base.account, _Lookup(self, base, known=dict.fromkeys((r.name for r in rows), None)))
-                same_money = _money(again.rows) == _money(rows)
-            except CreditsError:
-                same_money = False
-            # Rows that charge or grant what the fresh view would have are kept even if their answer
-            # (``balanceAfter``) missed a concurrent change: someone may already have replayed it. Rows that
-            # move other amounts are withdrawn — unless a racer for our names was seen, for the same reason.
-            if not same_money and not self._raced(names, ids):
-                return _Outcome(False, "stale", next_view=base)
-        self._remember(_View(user, groups, fresh))
-        return _Outcome(True)
+    def _judge(self, user: str, ids: set[int], names: list[str]) -> tuple[_View, str]:
+        """Fold the user's newest rows (ours among them): the verdict of ours, and the canonical view after.
 
-    def _after_backoff(self, user: str, outcome: _Outcome, rows: list[Row], attempt: int) -> _View:
-        """Wait as the reason asks (randomised, growing), then the view for the next attempt."""
-        gone = outcome.reason == "name" and self._settle([r.name for r in rows], outcome.rivals)
-        if gone or outcome.reason == "balance":
-            time.sleep(self._backoff(attempt))
-        if outcome.next_view is not None and outcome.reason != "balance":
-            return outcome.next_view
-        return self._fresh_view(user)
+        Every rejected row met is withdrawn (any process reaches the same verdict), so the view that is
+        returned counts exactly the accepted rows.
+        """
+        view, judged = self._proper_view(user, covering=min(ids), names=names, with_fold=True)
+        verdicts = {judged.verdict(i) for i in ids}
+        verdict = "accepted" if verdicts == {"accepted"} else next(v for v in sorted(verdicts) if v != "accepted")
+        others = [rid for rid in judged.rejected if rid not in ids]
+        if others:
+            self._try_archive(others)
+        if verdict == "accepted":
+            self._remember(view)
+        return view, verdict or "stale"
 
-    def _settle(self, names: list[str], rivals: frozenset[int]) -> bool:
-        """Give a rival that may itself be backing off the time to do so; True if it did."""
-        for _ in range(2):
+    def _confirm(self, view: _View, *, settle: bool = False) -> _View | None:
+        """A canonical re-read: None if the account is the one decided on (the outcome stands), else the new view."""
+        if settle:
             time.sleep(self._jitter(self._name_wait()))
-            if not {r["id"] for r in self._named(names)} & rivals:
-                return True
-        return False
+        groups, _ = self._read_groups(view.user)
+        if fingerprint(groups) == view.fp:
+            return None  # not a row joined or left
+        fresh = self._proper_view(view.user)
+        self._remember(fresh)
+        return None if fresh.account == view.account else fresh
 
     def _committed(self, names: list[str], txn: str, timed_out: bool) -> list[dict[str, Any]] | None:
         """Records of ``names`` once our write token is among them; None when it certainly did not commit.
@@ -548,27 +512,104 @@ class OdooStore:
             )
         return None
 
-    def _raced(self, names: list[str], ids: set[int]) -> bool:
-        """Did another row carry one of our names, even one archived since (a racer that backed off)?"""
-        found = self._read("search", domain=[["name", "in", list(names)]], context={"active_test": False})
-        return any(rid not in ids for rid in found)
+    # -- canonical views, verdicts and lower ids still in flight -------------------------------
+    def _proper_view(
+        self, user: str, *, covering: int | None = None, names: list[str] = (), with_fold: bool = False
+    ) -> Any:
+        """The user's view with every row judged (``odoo_fold``): the newest rows one by one, the
+        older ones (assumed settled: rejected rows are withdrawn by whoever judges them) summed.
+        ``covering``: read back at least to that id. Returns the view (and the fold with ``with_fold``)."""
+        limit = _TAIL
+        while True:
+            records = self._read(
+                "search_read",
+                domain=[["partner_name", "=", user], *LEDGER_DOMAIN],
+                fields=READ_FIELDS,
+                order="id desc",
+                limit=limit,
+            )
+            recs = [Rec.of(r) for r in records]
+            whole = len(recs) < limit
+            if not whole:  # the oldest write may go on below the page: leave it to the settled prefix
+                oldest = recs[-1].txn
+                while recs and oldest is not None and recs[-1].txn == oldest:
+                    recs.pop()
+            if whole or (recs and (covering is None or recs[-1].id <= covering)):
+                break
+            limit *= 4
+        prefix: list[Group] = []
+        if not whole:
+            prefix, _ = self._read_groups(user, below=recs[-1].id)
+            prefix = self._settled(user, prefix)[1] if has_duplicates(prefix) else prefix
+        holders = self._holders(user, {r.row.name for r in recs} | set(names), {r.id for r in recs})
+        judged = fold(account_from_groups(user, prefix), recs, holders)
+        kept = [(r.id, r.row) for r in sorted(recs, key=lambda r: r.id) if r.id in judged.accepted]
+        view = _View(user, add_rows(prefix, kept), judged.account)
+        if recs:
+            self._settle_to(user, min(judged.rejected) - 1 if judged.rejected else recs[0].id)
+        return (view, judged) if with_fold else view
 
-    def _outlast(self, names: list[str], rivals: frozenset[int]) -> bool:
-        """True once none of the ``rivals`` rows is active any more (polled for a bounded time)."""
-        deadline = time.monotonic() + max(0.3, 40 * self._client.rtt)
-        while time.monotonic() < deadline:
-            time.sleep(self._jitter(self._name_wait()))
-            if not {r["id"] for r in self._named(names)} & rivals:
-                return True
-        return False
+    def _holders(self, user: str, names: set[str], tail: set[int]) -> dict[str, int]:
+        """Lowest id of an active row outside ``tail`` holding each of ``names`` (any user)."""
+        if not names:
+            return {}
+        out: dict[str, int] = {}
+        for rec in self._named(sorted(names)):
+            if rec["id"] not in tail:
+                out[rec["name"]] = min(out.get(rec["name"], rec["id"]), rec["id"])
+        return out
 
-    def _confirm(self, view: _View, *, settle: bool = False) -> _View | None:
-        """Re-read the aggregate: None if it did not change (the outcome stands), else the new view."""
-        if settle:
+    def _await_below(self, top: int, mine: set[int] = frozenset()) -> bool:
+        """Wait (up to ``gap_wait_s``) for ids under ``top`` that were drawn but are not visible yet.
+
+        Odoo draws ids from a sequence before its transaction commits, so a lower id can appear after a
+        higher one. True when such an id turned up while waiting (what was read before may miss it).
+        """
+        with self._lock:
+            low = self._hi
+        if low is None or top <= low + 1:
+            self._raise_hi(max(top, *mine) if mine else top - 1)
+            return False
+        low = max(low, top - _GAP_SPAN)
+        missing = set(range(low + 1, top)) - mine
+        deadline = time.monotonic() + self.gap_wait_s
+        late = False
+        first = True
+        while missing:
+            found = self._read("search", domain=[["id", ">", low], ["id", "<", top]], context={"active_test": False})
+            arrived = missing & set(found)
+            late = late or (bool(arrived) and not first)
+            missing -= arrived
+            first = False
+            if not missing or time.monotonic() >= deadline:
+                break  # ids still missing now are gaps for good (a failed create, a deleted lead)
             time.sleep(self._jitter(self._name_wait()))
-        fresh = self._fresh_view(view.user)
-        self._remember(fresh)
-        return None if fresh.fp == view.fp else fresh
+        self._raise_hi(max(top, *mine) if mine else top - 1)
+        return late
+
+    def _raise_hi(self, value: int) -> None:
+        with self._lock:
+            self._hi = max(self._hi or 0, value)
+
+    def _settle_to(self, user: str, rid: int) -> None:
+        """Every active row of ``user`` up to ``rid`` is accepted (judged, rejected ones withdrawn), as far
+        as no lower id can still turn up (``_hi``)."""
+        with self._lock:
+            rid = min(rid, self._hi or 0)
+            self._settled_ids[user] = max(self._settled_ids.get(user, 0), rid)
+
+    def _decided(self, rec: dict[str, Any]) -> bool:
+        """Is this record (the lowest active holder of its name) an accepted row? Judged when not known."""
+        user = rec.get("partner_name") or ""
+        with self._lock:
+            known = self._settled_ids.get(user, 0) >= rec["id"]
+        if known:
+            return True
+        self._await_below(rec["id"])
+        _view, judged = self._proper_view(user, covering=rec["id"], with_fold=True)
+        if judged.rejected:
+            self._try_archive(list(judged.rejected))
+        return judged.verdict(rec["id"]) == "accepted"
 
     # -- Odoo calls ------------------------------------------------------------------------
     def _read(self, method: str, **params: Any) -> Any:
@@ -640,8 +681,11 @@ class OdooStore:
                 self._pending_archive.difference_update(pending)
 
     def _find(self, name: str) -> Row | None:
-        found = self._search([["name", "=", name]], order="id asc", limit=1)
-        return found[0] if found else None
+        """The accepted row of that name: the lowest active id, once its fate is decided (``_decided``)."""
+        for rec in self._read("search_read", domain=[["name", "=", name]], fields=READ_FIELDS, order="id asc"):
+            if self._decided(rec):
+                return from_record(rec)
+        return None
 
     def _named(self, names: list[str]) -> list[dict[str, Any]]:
         """Active records carrying any of ``names`` (any user), with their write token."""
@@ -692,9 +736,13 @@ class OdooStore:
             for r in raw
         ]
 
-    def _read_groups(self, user: str, names: list[str] | None = None) -> tuple[list[Group], list[Group]]:
-        """The user's groups, and (with ``names``) groups of other users' rows carrying those names."""
+    def _read_groups(
+        self, user: str, names: list[str] | None = None, *, below: int | None = None
+    ) -> tuple[list[Group], list[Group]]:
+        """The user's groups (of ids under ``below``), and (with ``names``) other users' rows carrying those names."""
         domain = [["partner_name", "=", user], *LEDGER_DOMAIN]
+        if below is not None:
+            domain.append(["id", "<", below])
         if names:
             domain = ["|", ["partner_name", "=", user], ["name", "in", list(names)], *LEDGER_DOMAIN]
         raw = self._group(domain, ["partner_name", "contact_name"], AGGREGATES)
@@ -742,12 +790,14 @@ class OdooStore:
 
     # -- views and the per-process cache ----------------------------------------------------
     def _fresh_view(self, user: str) -> _View:
+        """One aggregate read; judged row by row (``_proper_view``) when it shows a duplicate or a negative
+        bucket (a write being withdrawn). Not a base for writes: a row being withdrawn for a stale base
+        can hide in it for a moment."""
         groups, _ = self._read_groups(user)
-        return self._view_of(user, groups)
-
-    def _view_of(self, user: str, groups: list[Group]) -> _View:
-        groups, deduped = self._settled(user, groups)
-        return _View(user, groups, account_from_groups(user, deduped))
+        acc = account_from_groups(user, groups)
+        if has_duplicates(groups) or acc.balance.included < 0 or acc.balance.purchased < 0:
+            return self._proper_view(user)
+        return _View(user, groups, acc)
 
     def _account_of(self, user: str, groups: list[Group]) -> Account:
         return account_from_groups(user, self._settled(user, groups)[1])
@@ -772,22 +822,6 @@ class OdooStore:
         if view is None or now - view.at > self.cache_s:
             return None
         return _View(view.user, view.groups, view.account, cached=True, at=view.at)
-
-    @contextlib.contextmanager
-    def _claim(self, user: str) -> Iterator[bool]:
-        """Count this thread's transaction on ``user``; True when it is the only one here."""
-        with self._lock:
-            before = self._inflight.get(user, 0)
-            self._inflight[user] = before + 1
-        try:
-            yield before == 0
-        finally:
-            with self._lock:
-                left = self._inflight[user] - 1
-                if left:
-                    self._inflight[user] = left
-                else:
-                    del self._inflight[user]
 
     def _forget_finds(self) -> None:
         finds = getattr(self._local, "finds", None)
@@ -824,11 +858,6 @@ class OdooStore:
         else:
             reason = "Odoo did not answer"
         return LedgerUnavailable(f"the Odoo ledger is unavailable: {reason}", reason=reason)
-
-
-def _money(rows: list[Row]) -> list[tuple[str, str, int, int]]:
-    """What rows do to balances (names, kinds, amounts), without their answers."""
-    return [(r.name, r.kind, r.delta, r.included_delta) for r in rows]
 
 
 def _domain(where: RowFilter) -> list[Any]:

@@ -157,7 +157,12 @@ class OdooClient:
         uid = self._uid if self._uid is not None else self.authenticate()
         if uid is None:
             raise OdooError("odoo.exceptions.AccessDenied", "Odoo refused the login (ODOO_USERNAME / ODOO_API_KEY)")
-        args = [list(ids or [])] if method in _RECORD_METHODS else []
+        args: list[Any] = [list(ids or [])] if method in _RECORD_METHODS else []
+        if method == "create":
+            # Odoo 19 ``api._call_kw_model_create`` shapes its answer from ``args[0]``: a keyword-only
+            # ``vals_list`` inserts, then raises IndexError and rolls back (ODOO_NOTES "create over /jsonrpc").
+            params = dict(params)
+            args = [params.pop("vals_list")]
         return self._jsonrpc("object", "execute_kw", [self.db, uid, self._key, MODEL, method, args, params])
 
     def _jsonrpc(self, service: str, method: str, args: list[Any]) -> Any:

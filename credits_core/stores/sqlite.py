@@ -148,6 +148,28 @@ class SqliteStore:
             )
             return [_to_row(r) for r in cur]
 
+    def iter_rows(self, where: RowFilter = RowFilter(), *, light: bool = False, batch: int = 5000) -> Iterator[Row]:
+        """Rows matching ``where`` in append order (oldest first), read ``batch`` at a time.
+
+        ``light``: a debit carries only ``tool``, ``cost`` and ``shortfall`` as meta (what
+        re-pricing reads; SQLite's JSON1 extracts the shortfall), sparing a JSON parse per
+        row; every other row is whole.
+        """
+        sql, args = _where(where)
+        extra = ", CASE WHEN kind = 'debit' THEN json_extract(meta, '$.shortfall') END" if light else ", NULL"
+        with _mapped():
+            cur = self._conn().cursor()
+            cur.execute(f"SELECT {_ROW_COLS}, tool{extra} FROM ledger {sql} ORDER BY id", args)
+            loads, parse = json.loads, datetime.fromisoformat
+            while chunk := cur.fetchmany(batch):
+                for name, user, kind, delta, inc, created, meta, tool, short in chunk:
+                    if light and kind == "debit":
+                        meta_of = {"tool": tool, "cost": short or -delta, "shortfall": short} if short else {
+                            "tool": tool, "cost": -delta}
+                    else:
+                        meta_of = loads(meta)
+                    yield Row(name, user, kind, delta, inc, parse(created + "+00:00"), meta_of)
+
     def daily_totals(self, where: RowFilter = RowFilter()) -> list[DailyTotal]:
         sql, args = _where(where)
         with _mapped():

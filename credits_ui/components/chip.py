@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from credits_core.insights import Runway
 from credits_core.models import CreditsState
 from credits_core.text import credits_text
 
@@ -26,6 +27,12 @@ from .errors import capture
 REFRESH_EVERY = "5s"
 
 
+def attempt_quietly(fn, *args):
+    """``fn(*args)``, or ``None`` when it fails (the runway is a nicety, never an error on the chip)."""
+    value, _ = capture(fn, *args)
+    return value
+
+
 def chip_label(state: CreditsState, *, demo: bool) -> str:
     """``1,234 credits`` (+ `` · DEMO``); with active holds the available credits and `` · 8 held``."""
     held = state.balance.total - state.available if state.holds and state.available is not None else 0
@@ -33,8 +40,9 @@ def chip_label(state: CreditsState, *, demo: bool) -> str:
     return f"{label} · DEMO" if demo else label
 
 
-def chip_tooltip(state: CreditsState, plan_label: str) -> str:
-    """Plan, soft cap, included and purchased credits (markdown for ``help=``)."""
+def chip_tooltip(state: CreditsState, plan_label: str, runway: Runway | None = None) -> str:
+    """Plan, soft cap, included and purchased credits, runway when known (markdown for ``help=``)."""
+    pace = f"**Runway:** {runway.text()}  \n" if runway is not None else ""
     return (
         f"**Plan:** {plan_label}  \n"
         f"**Monthly included:** {state.monthly_included:,} credits  \n"
@@ -42,6 +50,7 @@ def chip_tooltip(state: CreditsState, plan_label: str) -> str:
         f"**Included:** {state.balance.included:,} · **Purchased:** {state.balance.purchased:,}  \n"
         f"**Available:** {state.balance.total if state.available is None else state.available:,} "
         f"(balance minus active holds)  \n"
+        f"{pace}"
         f"Open the Account page for the details."
     )
 
@@ -61,7 +70,7 @@ def _chip_body(session: UiSession) -> None:
             nav.ACCOUNT.path,
             label=chip_label(state, demo=session.is_demo),
             icon=":material/toll:",
-            help=chip_tooltip(state, plan_label),
+            help=chip_tooltip(state, plan_label, attempt_quietly(session.service.runway, session.user_id)),
         )
 
 

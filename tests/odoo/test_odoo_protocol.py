@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from credits_core.errors import IdempotencyConflict, PaymentRequired
+from credits_core.errors import IdempotencyConflict, InsufficientCredits
 from credits_core.models import Balance, Row
 from credits_core.stores.odoo import OdooStore
 from credits_core.stores.odoo_rows import to_vals
@@ -43,6 +43,20 @@ def after_create(store: OdooStore, hook: Callable[[], None]) -> None:
     client.call = call  # type: ignore[method-assign]
 
 
+def before_create(store: OdooStore, hook: Callable[[], None]) -> None:
+    """Run ``hook`` once, right before our next ``create`` (a racer that drew a lower id)."""
+    client, original = store._client, store._client.call
+    fired = []
+
+    def call(method: str, **params: Any) -> Any:
+        if method == "create" and not fired:
+            fired.append(True)
+            hook()
+        return original(method, **params)
+
+    client.call = call  # type: ignore[method-assign]
+
+
 def active(fake, name: str = NAME) -> list[dict]:
     return [r for r in fake.rows() if r["name"] == name]
 
@@ -64,13 +78,13 @@ def test_an_older_rival_wins_and_its_answer_is_replayed(service, store, fake):
     assert len(active(fake)) == 1 and active(fake)[0]["street2"].endswith('"txn":"racer"}')
 
 
-def test_a_younger_rival_that_stays_wins(service, store, fake):
+def test_a_younger_rival_never_wins_the_lowest_id_keeps_the_name(service, store, fake):
     service.state("u")
-    rival = racer_row()
-    after_create(store, lambda: fake.insert(to_vals(rival, "racer")))  # it verified before our commit
+    after_create(store, lambda: fake.insert(to_vals(racer_row(), "racer")))  # a higher id: it loses
     answer = service.debit("u", "comps_report", "k1")
-    assert answer.replayed and answer.row == rival
-    assert len(active(fake)) == 1 and active(fake)[0]["street2"].endswith('"txn":"racer"}')
+    assert not answer.replayed and answer.balance == Balance(97, 0)
+    assert len(active(fake)) == 1 and not active(fake)[0]["street2"].endswith('"txn":"racer"}')
+    assert service.debit("u", "comps_report", "k1").row == answer.row
 
 
 def test_a_younger_rival_that_backs_off_leaves_ours(service, store, fake):
@@ -93,7 +107,8 @@ def test_a_younger_rival_that_backs_off_leaves_ours(service, store, fake):
 
 def test_the_same_key_of_another_user_is_a_conflict_and_ours_is_withdrawn(service, store, fake):
     service.state("u")
-    after_create(store, lambda: fake.insert(to_vals(racer_row(user="someone-else"), "racer")))
+    service.state("someone-else")  # its grant: the racer's debit is covered
+    before_create(store, lambda: fake.insert(to_vals(racer_row(user="someone-else"), "racer")))
     with pytest.raises(IdempotencyConflict):
         service.debit("u", "comps_report", "k1")
     assert [r["partner_name"] for r in active(fake)] == ["someone-else"]
@@ -106,9 +121,9 @@ def test_a_concurrent_debit_that_overspends_sends_ours_back_to_decide(service, s
     service.state("u")
     service.adjust("u", "drain", -97, "included", "leave 3: ours (3) or the other (2), not both")
     other = Row("CZ_SMCR|debit|other", "u", "debit", -2, -2, T0, {"tool": "ask_ai", "cost": 2})
-    after_create(store, lambda: fake.insert(to_vals(other, "racer")))
+    before_create(store, lambda: fake.insert(to_vals(other, "racer")))  # a lower id, committed first
     if enforce:
-        with pytest.raises(PaymentRequired):
+        with pytest.raises(InsufficientCredits):
             service.debit("u", "comps_report", "k1")
         assert active(fake) == []
     else:  # warn-only: allowed, nothing charged

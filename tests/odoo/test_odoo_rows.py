@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from credits_core.errors import Conflict
+from credits_core.errors import StateConflict
 from credits_core.models import Account, Row
 from credits_core.policy.ledger import Decision
 from credits_core.stores import RowFilter
@@ -195,7 +195,7 @@ def test_duplicated_names_count_once_lowest_id_first(store, fake):
     d2 = Row("CZ_SMCR|debit|k2", "u", "debit", -97, -97, AT, {"tool": "ask_ai"})
     append(store, "u", d2)
     assert store.account("u").balance.included == 0
-    with pytest.raises(Conflict):
+    with pytest.raises(StateConflict):
         append(store, "u", Row("CZ_SMCR|debit|k3", "u", "debit", -1, -1, AT, {}))
 
 

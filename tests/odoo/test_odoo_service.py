@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 
 from credits_core import CreditsService, FixedClock, MemoryStore
-from credits_core.errors import CreditsError, IdempotencyConflict, PaymentRequired, PlanRequired
+from credits_core.errors import CreditsError, IdempotencyConflict, InsufficientCredits, PlanRequired
 from credits_core.models import Balance
 from credits_core.registry import MemoryRegistryRepository
 from tests.core.conftest import T0
 from tests.core.support import assert_consistent, user_rows
+from tests.odoo.support import open_store
 
 
 def script(service: CreditsService, clock: FixedClock) -> list[Any]:
@@ -80,7 +81,7 @@ def test_plan_required_and_insufficient_credits_write_nothing(service, store, fa
     for i in range(balance // 25):
         service.debit("u", "portfolio_scan", f"scan-{i}")
     before = fake.rows(active_test=False)
-    with pytest.raises(PaymentRequired) as info:
+    with pytest.raises(InsufficientCredits) as info:
         service.debit("u", "portfolio_scan", "one-too-many")
     assert info.value.details["required"] == 25 and info.value.details["topUp"]["packs"]
     assert info.value.details["balance"]["total"] == balance % 25
@@ -120,12 +121,13 @@ def test_a_stale_per_process_copy_never_changes_what_is_charged(service, store, 
     service.state("u")
     service.debit("u", "ask_ai", "a1")  # this process now holds a verified copy of the account (99)
     other.debit("u", "comps_report", "b1")  # another process changes it (96)
-    kept = service.debit("u", "ask_ai", "a2")  # decided on the copy: charges what a fresh view would
+    kept = service.debit("u", "ask_ai", "a2")  # decided on the copy: withdrawn (stale base), decided again
     assert kept.row.delta == -1 and assert_consistent(store, "u").balance == Balance(95, 0)
-    assert kept.balance == Balance(98, 0)  # its answer missed b1 (documented); replays give the same
+    assert kept.balance == Balance(95, 0)  # the ledger's balance after it (issue 12 item 5)
     assert other.debit("u", "ask_ai", "a2").balance == kept.balance
     assert service.debit("u", "ask_ai", "a3").balance == Balance(94, 0)  # contention seen: fresh views now
-    assert all(r["active"] for r in fake.rows(active_test=False))
+    archived = [r["name"] for r in fake.rows(active_test=False) if not r["active"]]
+    assert archived == ["CZ_SMCR|debit|a2"]  # the copy's attempt, withdrawn before anyone could replay it
 
 
 def test_a_stale_copy_that_would_overdraw_is_withdrawn_and_decided_again(service, store, make_store, clock, fake):
@@ -138,3 +140,18 @@ def test_a_stale_copy_that_would_overdraw_is_withdrawn_and_decided_again(service
     assert assert_consistent(store, "u").balance == Balance(0, 0)
     archived = [r for r in fake.rows(active_test=False) if not r["active"]]
     assert [(r["name"], r["expected_revenue"]) for r in archived] == [("CZ_SMCR|debit|a2", -1.0)]
+
+
+def test_jsonrpc_writes_pass_vals_list_positionally_as_odoo_19_requires(fake, clock):
+    """Issue 12 item 2: ``create`` with ``vals_list`` only as a keyword inserts, then fails on ``args[0]``
+    and rolls back in Odoo 19 (ODOO_NOTES); the stand-in does the same, so a new user's state and a
+    debit over /jsonrpc only work when the values go in ``args``."""
+    store = open_store(fake, "jsonrpc")
+    service = CreditsService(store, MemoryRegistryRepository(), clock=clock)
+    try:
+        assert service.state("new-user").balance == Balance(100, 0)
+        answer = service.debit("new-user", "comps_report", "k1")
+    finally:
+        store.close()
+    assert answer.balance == Balance(97, 0) and not answer.replayed
+    assert sorted(r["referred"] for r in fake.rows()) == ["debit", "grant"]

@@ -80,8 +80,6 @@ from typing import Any
 
 from .loopback import LoopbackServer
 
-VERSION_INFO = [19, 0, 0, "final", 0, ""]
-SERVER_VERSION = "19.0"
 DEBUG_MARKER = "FAKE-ODOO-TRACEBACK"
 FAULTS = frozenset({"refused", "timeout", "http500", "access_error", "validation_error", "drop_after_commit"})
 MODEL = "crm.lead"
@@ -674,6 +672,7 @@ class LeadTable:
         self.lock = threading.RLock()
         self.rows: dict[int, dict] = {}
         self.next_id = 1
+        self.gates: list[Gate] = []  # creates to hold between drawing their ids and committing
 
     @contextlib.contextmanager
     def transaction(self):
@@ -864,8 +863,16 @@ class LeadTable:
             self.next_id += 1
             if row["name"] is None:
                 raise _not_null_or_fk_error("not null", "name")
-            self.rows[row["id"]] = row
             ids.append(row["id"])
+        gate = self.gates.pop(0) if self.gates else None
+        if gate is not None:  # ids drawn, rows not visible yet: a transaction still in flight in Postgres
+            self.lock.release()
+            try:
+                gate.pause()
+            finally:
+                self.lock.acquire()
+        for row in rows:
+            self.rows[row["id"]] = row
         return ids
 
     def _existing(self, env: Env, ids: Any) -> list[int]:
@@ -1224,6 +1231,26 @@ METHODS = {
 # ---------------------------------------------------------------------------
 
 
+class Gate:
+    """A test hook that holds one request at a point until released (``hold``)."""
+
+    def __init__(self, timeout_s: float = 60.0) -> None:
+        self.reached = threading.Event()
+        self._go = threading.Event()
+        self.timeout_s = timeout_s
+
+    def pause(self) -> None:
+        self.reached.set()
+        self._go.wait(self.timeout_s)
+
+    def release(self) -> None:
+        self._go.set()
+
+    def wait_reached(self, timeout_s: float = 30.0) -> None:
+        if not self.reached.wait(timeout_s):
+            raise TimeoutError("the held request never arrived")
+
+
 class FaultPlan:
     """The current fault, its rate, method filter, seeded RNG and budget."""
 
@@ -1298,9 +1325,11 @@ def _markup_escape(text: str) -> str:
     return html.escape(text).replace("&#x27;", "&#39;").replace("&quot;", "&#34;")
 
 
-def jsonrpc_error(request_id: Any, error: OdooError) -> Reply:
-    """The legacy JSON-RPC error envelope (``code`` 0 in Odoo 19, HTTP 200)."""
+def jsonrpc_error(request_id: Any, error: OdooError, major: int = 19) -> Reply:
+    """The legacy JSON-RPC error envelope, HTTP 200: ``code`` 0 in Odoo 19, 200 up to 18.0 (ODOO_NOTES)."""
     code, message = (404, "404: Not Found") if error.name.endswith(".NotFound") else (0, "Odoo Server Error")
+    if code == 0 and major < 19:
+        code = 200
     envelope = {"code": code, "message": message, "data": error.serialize()}
     return json_reply({"jsonrpc": "2.0", "id": request_id, "error": envelope})
 
@@ -1326,8 +1355,11 @@ def _mimetype(headers) -> str:
 class OdooApp:
     """Routes requests to the three protocols; holds the table and users."""
 
-    def __init__(self, *, db: str, login: str, api_key: str, uid: int, user_name: str):
+    def __init__(self, *, db: str, login: str, api_key: str, uid: int, user_name: str, major: int = 19):
         self.db, self.login, self.api_key, self.uid = db, login, api_key, uid
+        self.major = major
+        self.version_info = [major, 0, 0, "final", 0, ""]
+        self.server_version = f"{major}.0"
         users = {
             1: {"id": 1, "name": "OdooBot", "login": "__system__", "active": False},
             uid: {"id": uid, "name": user_name, "login": login, "active": True},
@@ -1353,24 +1385,36 @@ class OdooApp:
     def handle(self, verb: str, path: str, headers, body: bytes) -> Reply:
         """Answer one HTTP request."""
         if path == "/web/version":
-            return json_reply({"version_info": VERSION_INFO, "version": SERVER_VERSION})
+            return json_reply({"version_info": self.version_info, "version": self.server_version})
         if path == "/jsonrpc":
             return self.jsonrpc(verb, headers, body)
         match = re.fullmatch(r"/json/2/([\w.]+)/(\w+)", path)
-        if match:
+        if match and self.major >= 19:  # JSON-2 is new in Odoo 19
             return self.json2(verb, headers, body, match.group(1), match.group(2))
         return html_reply(404, "Not Found", "The requested URL was not found on the server.")
 
-    def run(self, model: str, method_name: str, uid: int, context: Any, ids: Any, args: list, kwargs: dict) -> Any:
-        """Bind and run an ORM method in one transaction."""
+    def run(
+        self,
+        model: str,
+        method_name: str,
+        uid: int,
+        context: Any,
+        ids: Any,
+        args: list,
+        kwargs: dict,
+        shape: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """Bind and run an ORM method in one transaction (``shape`` builds the answer inside it)."""
         method = self._method(model, method_name)
         env = Env(uid, dict(context or {}), self.clock())
         impl = method.impl(self.table)
         bound = method.signature(self.table).bind(*args, **kwargs)
         with self.table.transaction():
             if method.model_level:
-                return impl(env, *bound.args, **bound.kwargs)
-            return impl(env, ids, *bound.args, **bound.kwargs)
+                result = impl(env, *bound.args, **bound.kwargs)
+            else:
+                result = impl(env, ids, *bound.args, **bound.kwargs)
+            return shape(result) if shape else result
 
     def _method(self, model: str, name: str) -> Method:
         """The public method, or the AttributeError Odoo raises."""
@@ -1406,7 +1450,7 @@ class OdooApp:
             service, method, args = _bind_call(("service", "method", "args"), params)
             result = self.dispatch_rpc(service, method, args)
         except OdooError as error:
-            return jsonrpc_error(request_id, error)
+            return jsonrpc_error(request_id, error, self.major)
         return json_reply({"jsonrpc": "2.0", "id": request_id, "result": result})
 
     def dispatch_rpc(self, service: str, method: str, args: Any) -> Any:
@@ -1424,9 +1468,9 @@ class OdooApp:
         """``odoo/service/common.py``."""
         if method == "version":
             return {
-                "server_version": SERVER_VERSION,
-                "server_version_info": VERSION_INFO,
-                "server_serie": SERVER_VERSION,
+                "server_version": self.server_version,
+                "server_version_info": self.version_info,
+                "server_serie": self.server_version,
                 "protocol_version": 1,
             }
         if method in ("authenticate", "login"):
@@ -1466,13 +1510,11 @@ class OdooApp:
             if not args:
                 raise builtin_error("IndexError", "list index out of range")
             ids, args = args[0], args[1:]
+        shape = _create_answer(args) if name == "create" else None
         try:
-            result = self.run(model, name, uid, context, ids, args, kwargs)
+            return self.run(model, name, uid, context, ids, args, kwargs, shape=shape)
         except TypeError as exc:
             raise builtin_error("TypeError", f"{model}.{name}() {exc}") from None
-        if name == "create" and args and isinstance(args[0], dict):
-            return result[0]
-        return result
 
     def _check_db(self, db: Any) -> None:
         """``Registry(db)`` on a database that does not exist."""
@@ -1535,6 +1577,22 @@ class OdooApp:
         except TypeError as exc:
             raise http_error(422, exc.args[0]) from None
         return self.run(model, method_name, self.uid, context, ids, [], params)
+
+
+def _create_answer(args: list) -> Callable[[list[int]], Any]:
+    """``odoo/api.py`` ``_call_kw_model_create`` (19.0): after the insert,
+    ``return result.id if isinstance(args[0], Mapping) else result.ids``. With
+    ``vals_list`` passed only as a keyword, ``args[0]`` raises IndexError and
+    the whole request is rolled back (ODOO_NOTES "create over /jsonrpc needs
+    its values positionally"); the ids drawn stay consumed.
+    """
+
+    def shape(ids: list[int]) -> Any:
+        if not args:
+            raise builtin_error("IndexError", "list index out of range")
+        return ids[0] if isinstance(args[0], dict) else ids
+
+    return shape
 
 
 def _unsupported_media(route_type: str) -> Reply:
@@ -1695,14 +1753,16 @@ class FakeOdoo:
         uid: int = 2,
         lifetime_s: float = 900.0,
         user_name: str = "Administrator",
+        major: int = 19,
     ):
-        self.app = OdooApp(db=db, login=login, api_key=api_key, uid=uid, user_name=user_name)
+        self.app = OdooApp(db=db, login=login, api_key=api_key, uid=uid, user_name=user_name, major=major)
         self.lifetime_s = lifetime_s
         self.faults = FaultPlan()
         self.stopped = threading.Event()
         self._latency = 0.0
         self._calls: list[tuple[str, str]] = []
         self._lock = threading.Lock()
+        self._answer_gates: list[Gate] = []
         self._server: LoopbackServer | None = None
         self.url = ""
 
@@ -1770,6 +1830,19 @@ class FakeOdoo:
         """
         self.faults.set(fault, rate, methods, seed, times, hang_s)
 
+    def hold_create(self, *, committed: bool) -> Gate:
+        """Hold the next ``create``: before its rows become visible (``committed=False``: its ids are drawn,
+        as Odoo draws them from a sequence before the commit), or after the commit, before its answer
+        goes out (``committed=True``: a writer that has not verified yet). ``release()`` lets it go."""
+        gate = Gate()
+        if committed:
+            with self._lock:
+                self._answer_gates.append(gate)
+        else:
+            with self.app.table.lock:
+                self.app.table.gates.append(gate)
+        return gate
+
     def set_api_key(self, api_key: str) -> None:
         """Replace the API key (the old one is then refused: a revoked key)."""
         self.app.api_key = api_key
@@ -1828,10 +1901,14 @@ class FakeOdoo:
         reply = self.app.handle(verb, path, headers, body)
         if fault == "drop_after_commit" or self.stopped.is_set():
             raise Dropped
+        if method == "create" and reply.status == 200:
+            with self._lock:
+                gate = self._answer_gates.pop(0) if self._answer_gates else None
+            if gate is not None:
+                gate.pause()
         return reply
 
-    @staticmethod
-    def _fault_reply(protocol: str, path: str, body: bytes, error: OdooError) -> Reply:
+    def _fault_reply(self, protocol: str, path: str, body: bytes, error: OdooError) -> Reply:
         """An injected Odoo error in the request's own protocol."""
         if protocol == "json2":
             return json2_error(error)
@@ -1840,5 +1917,5 @@ class FakeOdoo:
                 request_id = json.loads(body).get("id")
             except (ValueError, AttributeError):
                 request_id = None
-            return jsonrpc_error(request_id, error)
+            return jsonrpc_error(request_id, error, self.app.major)
         return html_reply(500, "Internal Server Error", error.message)

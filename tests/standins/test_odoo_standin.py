@@ -76,17 +76,17 @@ def names(rows: list[dict]) -> list[str]:
 # -- versions and authentication ---------------------------------------------------
 
 
-def test_web_version(client: httpx.Client) -> None:
+# -- ODOO_NOTES.md, one test per note (named after it) ------------------------------------
+
+
+def test_note_web_version_and_common_version_answer_19_0(client: httpx.Client) -> None:
     assert client.get("/web/version").json() == {"version_info": [19, 0, 0, "final", 0, ""], "version": "19.0"}
-
-
-def test_common_version_has_protocol_version(client: httpx.Client) -> None:
     result = ok(jsonrpc(client, "common", "version"))
     assert result["protocol_version"] == 1
-    assert result["server_version_info"][:2] == [19, 0]
+    assert result["server_version_info"] == [19, 0, 0, "final", 0, ""] and result["server_version"] == "19.0"
 
 
-def test_authenticate_ok_bad_key_and_unknown_db(client: httpx.Client) -> None:
+def test_note_authenticate_takes_the_api_key_and_a_wrong_key_is_false(client: httpx.Client) -> None:
     assert ok(jsonrpc(client, "common", "authenticate", DB, LOGIN, KEY, {})) == UID
     assert ok(jsonrpc(client, "common", "authenticate", DB, LOGIN, "wrong", {})) is False
     assert ok(jsonrpc(client, "common", "authenticate", DB, "someone", KEY, {})) is False
@@ -96,7 +96,7 @@ def test_authenticate_ok_bad_key_and_unknown_db(client: httpx.Client) -> None:
     assert 'database "nope" does not exist' in error["data"]["message"]
 
 
-def test_execute_kw_bad_key_and_unknown_uid(client: httpx.Client) -> None:
+def test_note_execute_kw_with_an_unknown_uid_is_missing_error(client: httpx.Client) -> None:
     denied = execute_kw(client, "search", [[]], password="wrong")["error"]["data"]
     assert (denied["name"], denied["message"]) == ("odoo.exceptions.AccessDenied", "Access Denied")
     missing = execute_kw(client, "search", [[]], uid=99)["error"]["data"]
@@ -110,7 +110,7 @@ def test_error_envelope_carries_a_debug_traceback(client: httpx.Client) -> None:
     assert DEBUG_MARKER in data["debug"] and data["debug"].startswith("Traceback")
 
 
-def test_json2_needs_a_valid_bearer_key(odoo: FakeOdoo, client: httpx.Client) -> None:
+def test_note_json2_without_a_key_is_401_user_not_authenticated(odoo: FakeOdoo, client: httpx.Client) -> None:
     missing = json2(client, "search", {"domain": []}, key=None)
     assert missing.status_code == 401 and missing.json()["message"] == MISSING_KEY_MSG
     assert missing.json()["name"] == "werkzeug.exceptions.Unauthorized"
@@ -119,6 +119,66 @@ def test_json2_needs_a_valid_bearer_key(odoo: FakeOdoo, client: httpx.Client) ->
     assert upper.status_code == 200
     odoo.set_api_key("rotated")
     assert json2(client, "search", {"domain": []}).status_code == 401
+
+
+def test_note_type_defaults_to_opportunity(client: httpx.Client) -> None:
+    plain = ok(execute_kw(client, "create", [{"name": "no type"}]))
+    lead = json2(client, "create", {"vals_list": [{"name": "lead", "type": "lead"}]}).json()[0]
+    read = json2(client, "read", {"ids": [plain, lead], "fields": ["type"]}).json()
+    assert [r["type"] for r in read] == ["opportunity", "lead"]
+
+
+def test_note_user_id_is_the_salesperson_a_res_users_link(client: httpx.Client) -> None:
+    rid = ok(execute_kw(client, "create", [{"name": "x"}]))
+    [row] = ok(execute_kw(client, "read", [[rid], ["user_id"]]))
+    assert row["user_id"] == [UID, "Administrator"]  # the API user, not a product user id
+    refused = execute_kw(client, "create", [{"name": "y", "user_id": 12345}])["error"]["data"]
+    assert refused["name"] == "odoo.exceptions.ValidationError"
+
+
+@pytest.mark.parametrize("protocol", ["jsonrpc", "json2"])
+def test_note_write_or_unlink_of_a_missing_id_is_missing_error_and_changes_nothing(
+    odoo: FakeOdoo, client: httpx.Client, protocol: str
+) -> None:
+    rid = odoo.insert({"name": "kept", "expected_revenue": 1})
+    text = f"Record does not exist or has been deleted.\n(Record: crm.lead(404,), User: {UID})"
+    if protocol == "json2":
+        write = json2(client, "write", {"ids": [rid, 404], "vals": {"name": "changed"}})
+        unlink = json2(client, "unlink", {"ids": [rid, 404]})
+        assert (write.status_code, unlink.status_code) == (404, 404)
+        errors = [write.json(), unlink.json()]
+    else:
+        errors = [
+            execute_kw(client, "write", [[rid, 404], {"name": "changed"}])["error"]["data"],
+            execute_kw(client, "unlink", [[rid, 404]])["error"]["data"],
+        ]
+    assert [(e["name"], e["message"]) for e in errors] == [("odoo.exceptions.MissingError", text)] * 2
+    assert names(odoo.rows()) == ["kept"]
+
+
+def test_note_keyword_only_create_over_jsonrpc_fails_with_index_error_and_rolls_back(
+    odoo: FakeOdoo, client: httpx.Client
+) -> None:
+    error = execute_kw(client, "create", [], {"vals_list": [{"name": "a"}, {"name": "b"}]})["error"]
+    assert (error["code"], error["data"]["name"]) == (0, "builtins.IndexError")
+    assert error["data"]["message"] == "list index out of range"
+    assert odoo.rows(active_test=False) == []  # inserted, then rolled back whole
+    assert ok(execute_kw(client, "create", [[{"name": "c"}]])) == [3]  # the two ids drawn stay consumed
+    assert json2(client, "create", {"vals_list": [{"name": "d"}]}).json() == [4]  # JSON-2 takes it by name
+
+
+@pytest.mark.parametrize("major", [19, 18])
+def test_note_jsonrpc_error_envelope_code_0_and_200_on_odoo_18(major: int) -> None:
+    stand_in = FakeOdoo(db=DB, login=LOGIN, api_key=KEY, uid=UID, lifetime_s=60, major=major)
+    with stand_in as fake, httpx.Client(base_url=fake.url, timeout=5) as http:
+        envelope = execute_kw(http, "write", [[404], {"name": "x"}])
+        version = http.get("/web/version").json()["version_info"]
+        json2_status = json2(http, "search", {"domain": []}).status_code
+    assert envelope["jsonrpc"] == "2.0" and envelope["id"] == 1
+    assert envelope["error"]["code"] == (0 if major == 19 else 200)
+    assert envelope["error"]["message"] == "Odoo Server Error"
+    assert set(envelope["error"]["data"]) == {"name", "message", "arguments", "context", "debug"}
+    assert version[0] == major and json2_status == (200 if major == 19 else 404)
 
 
 # -- records over both protocols --------------------------------------------------------
@@ -158,7 +218,7 @@ def test_name_is_not_unique(client: httpx.Client) -> None:
     assert json2(client, "search_count", {"domain": [["name", "=", "CZ_SMCR|debit|k"]]}).json() == 2
 
 
-def test_archived_rows_are_skipped_unless_asked(client: httpx.Client) -> None:
+def test_note_archived_rows_are_skipped_unless_active_test_is_false(odoo: FakeOdoo, client: httpx.Client) -> None:
     ids = json2(
         client,
         "create",
@@ -173,6 +233,19 @@ def test_archived_rows_are_skipped_unless_asked(client: httpx.Client) -> None:
     total = json2(client, "formatted_read_group", {"domain": [], "aggregates": ["expected_revenue:sum"]}).json()
     assert total == [{"expected_revenue:sum": 1.0, "__extra_domain": [[1, "=", 1]]}]
     assert len(json2(client, "read", {"ids": ids, "fields": ["name"]}).json()) == 2
+    assert json2(client, "search", {"domain": []}).json() == [ids[0]]
+    assert json2(client, "search_count", {"domain": []}).json() == 1
+    assert json2(client, "search_count", {"domain": [], "context": {"active_test": False}}).json() == 2
+    legacy = ok(execute_kw(client, "read_group", [[], ["expected_revenue:sum"], []], {"lazy": False}))
+    assert [g["expected_revenue"] for g in legacy] == [1.0]
+    every = ok(
+        execute_kw(
+            client, "read_group", [[], ["expected_revenue:sum"], []], {"lazy": False, "context": {"active_test": False}}
+        )
+    )
+    assert [g["expected_revenue"] for g in every] == [11.0]
+    body = {"domain": [], "aggregates": ["expected_revenue:sum"], "context": {"active_test": False}}
+    assert json2(client, "formatted_read_group", body).json()[0]["expected_revenue:sum"] == 11.0
 
 
 # -- aggregates ---------------------------------------------------------------------------
@@ -186,7 +259,9 @@ def ledger(odoo: FakeOdoo) -> FakeOdoo:
     return odoo
 
 
-def test_read_group_legacy_sums_by_char(ledger: FakeOdoo, client: httpx.Client) -> None:
+def test_note_read_group_sums_by_char_one_group_per_value_with_its_domain(
+    ledger: FakeOdoo, client: httpx.Client
+) -> None:
     groups = ok(execute_kw(client, "read_group", [[], ["expected_revenue:sum"], ["partner_name"]]))
     by_name = {group["partner_name"]: group for group in groups}
     assert by_name["u1"] == {
@@ -209,7 +284,7 @@ def test_read_group_legacy_sums_by_char(ledger: FakeOdoo, client: httpx.Client) 
     assert flat[0]["__domain"] == ["&", ["expected_revenue", ">", 0], ["partner_name", "=", "u1"]]
 
 
-def test_formatted_read_group_sums_by_char(ledger: FakeOdoo, client: httpx.Client) -> None:
+def test_note_formatted_read_group_sums_by_char_with_its_extra_domain(ledger: FakeOdoo, client: httpx.Client) -> None:
     body = {"domain": [], "groupby": ["partner_name"], "aggregates": ["expected_revenue:sum", "__count"]}
     groups = json2(client, "formatted_read_group", body).json()
     assert groups[0] == {
@@ -319,16 +394,24 @@ def test_order_and_paging(people: FakeOdoo, client: httpx.Client) -> None:
 # -- errors -------------------------------------------------------------------------------------
 
 
-def test_unknown_fields(client: httpx.Client) -> None:
+def test_note_invalid_field_messages_say_in_on_and_on_model(client: httpx.Client) -> None:
     create = execute_kw(client, "create", [{"name": "x", "ref": "nope"}])["error"]["data"]
     assert (create["name"], create["message"]) == ("builtins.ValueError", "Invalid field 'ref' in 'crm.lead'")
     read = json2(client, "search_read", {"domain": [], "fields": ["name", "zz"]})
     assert read.status_code == 500 and read.json()["message"] == "Invalid field 'zz' on 'crm.lead'"
     write = json2(client, "write", {"ids": [], "vals": {"zz": 1}})
     assert write.json()["message"] == "Invalid field 'zz' in 'crm.lead'"
+    order = json2(client, "search_read", {"domain": [], "fields": ["name"], "order": "zz desc"})
+    assert order.json()["message"] == "Invalid field 'zz' on model 'crm.lead'"
+    group = json2(client, "formatted_read_group", {"domain": [], "groupby": ["zz"], "aggregates": ["__count"]})
+    assert group.json()["message"] == "Invalid field 'zz' on model 'crm.lead'"
+    agg = json2(client, "formatted_read_group", {"domain": [], "aggregates": ["zz:sum"]})
+    assert agg.json()["message"].startswith("Invalid field 'zz' on model 'crm.lead'")
 
 
-def test_failing_create_changes_nothing(odoo: FakeOdoo, client: httpx.Client) -> None:
+def test_note_a_failing_request_is_rolled_back_whole_and_a_constraint_failure_consumes_an_id(
+    odoo: FakeOdoo, client: httpx.Client
+) -> None:
     bad = json2(client, "create", {"vals_list": [{"name": "ok"}, {"name": "bad", "type": "nope"}]})
     assert bad.status_code == 500 and "Wrong value for crm.lead.type" in bad.json()["message"]
     no_name = json2(client, "create", {"vals_list": [{"name": "ok"}, {"partner_name": "x"}]})
@@ -337,7 +420,7 @@ def test_failing_create_changes_nothing(odoo: FakeOdoo, client: httpx.Client) ->
     assert json2(client, "create", {"vals_list": [{"name": "next"}]}).json() == [3]  # ids were consumed
 
 
-def test_json2_protocol_errors(client: httpx.Client) -> None:
+def test_note_json2_non_object_body_is_422_and_wrong_content_type_is_415_html(client: httpx.Client) -> None:
     wrong_type = client.post(
         "/json/2/crm.lead/search_read",
         content=b"{}",
@@ -349,17 +432,15 @@ def test_json2_protocol_errors(client: httpx.Client) -> None:
     assert json2(client, "search", {"ids": [1], "domain": []}).status_code == 422
     assert json2(client, "create", {"vals": {"name": "x"}}).status_code == 422
     assert json2(client, "search_read", "text").status_code == 400
-    missing = json2(client, "write", {"ids": [404], "vals": {"name": "x"}})
-    assert missing.status_code == 404
-    assert missing.json()["message"] == "Record does not exist or has been deleted.\n(Record: crm.lead(404,), User: 2)"
-    assert json2(client, "unlink", {"ids": [404]}).status_code == 404
     assert json2(client, "no_such_method", {}).status_code == 404
     other = client.post("/json/2/res.partner/search", json={"domain": []}, headers={"Authorization": f"bearer {KEY}"})
     assert other.status_code == 404
 
 
-def test_html_description_is_rewritten(client: httpx.Client) -> None:
+def test_note_description_is_html_and_rewritten(client: httpx.Client) -> None:
     cases = {
+        "<blink>x</blink>": "<p>x</p>",
+        "<p>a</p><object data=x></object><embed src=y>": "<p>a</p>",
         "a<b": "<p>a&lt;b</p>",
         "<div>note</div>": "<div>note</div>",
         "x<script>alert(1)</script>y": "<p>xy</p>",
@@ -451,15 +532,15 @@ def test_latency_and_concurrent_creates(odoo: FakeOdoo, client: httpx.Client) ->
         thread.start()
     for thread in threads:
         thread.join()
-    assert 0.2 <= time.monotonic() - started < 1.5  # delayed, but served in parallel
+    assert time.monotonic() - started >= 0.2  # delayed (no upper bound: a busy machine is not a failure)
     assert sorted(row["id"] for row in odoo.rows()) == list(range(1, 9))
 
 
 def test_stops_by_itself() -> None:
-    fake = FakeOdoo(lifetime_s=0.3).start()
+    fake = FakeOdoo(lifetime_s=3).start()
     with httpx.Client(base_url=fake.url, timeout=1) as http:
         assert http.get("/web/version").status_code == 200
-        time.sleep(0.6)
+        assert fake.stopped.wait(60)  # the lifetime timer fired (waits on the event, not on a clock)
         assert not fake.running
         with pytest.raises(httpx.TransportError):
             http.get("/web/version")

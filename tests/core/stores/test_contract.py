@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from credits_core.errors import Conflict, PaymentRequired
+from credits_core.errors import InsufficientCredits, StateConflict
 from credits_core.models import Account, Balance, Row
 from credits_core.policy.ledger import Decision
 from credits_core.stores import DailyTotal, LedgerStore, RowFilter, SqliteStore, ToolUsage
@@ -107,7 +107,7 @@ def test_a_decision_without_rows_writes_nothing(store):
     assert store.accounts() == [] and store.rows() == []
 
 
-@pytest.mark.parametrize("error", [PaymentRequired("no"), ValueError("boom"), KeyboardInterrupt()])
+@pytest.mark.parametrize("error", [InsufficientCredits("no"), ValueError("boom"), KeyboardInterrupt()])
 def test_decide_raising_writes_nothing(store, error):
     append(store, "u", grant("u"))
     before = (store.rows(), store.account("u"), store.accounts())
@@ -128,9 +128,9 @@ def test_decide_raising_writes_nothing(store, error):
 def test_a_row_name_is_never_stored_twice(store):
     append(store, "u", grant("u"))
     before = store.rows()
-    with pytest.raises(Conflict):
+    with pytest.raises(StateConflict):
         append(store, "u", debit("new", "u", "ask_ai", 1), grant("u"))  # second row exists already
-    with pytest.raises(Conflict):
+    with pytest.raises(StateConflict):
         append(store, "v", grant("u"))  # another user, same name
     assert store.rows() == before and store.account("v") == Account("v")
     assert store.account("u").balance == Balance(100, 0)
@@ -150,7 +150,7 @@ def test_concurrent_transacts_never_both_spend_the_same_balance(store):
 
     def spend(acc, lookup):
         if acc.balance.total < 1:
-            raise PaymentRequired("empty")
+            raise InsufficientCredits("empty")
         with lock:
             n = next(counter)
         return Decision([debit(f"t{n}", "u", "ask_ai", 1)], None)
@@ -159,7 +159,7 @@ def test_concurrent_transacts_never_both_spend_the_same_balance(store):
         for _ in range(12):
             try:
                 store.transact("u", spend)
-            except PaymentRequired:
+            except InsufficientCredits:
                 pass
             except BaseException as exc:  # pragma: no cover - reported below
                 errors.append(exc)
@@ -284,9 +284,73 @@ def test_account_is_one_cheap_read(store):
 def test_a_balance_never_goes_below_zero(store):
     append(store, "u", grant("u", amount=5), topup("cs", "u", 5))
     before = store.rows()
-    with pytest.raises(Conflict) as info:
+    with pytest.raises(StateConflict) as info:
         append(store, "u", debit("k1", "u", "ask_ai", 6))  # included would be -1
     assert "below zero" in info.value.message
-    with pytest.raises(Conflict):
+    with pytest.raises(StateConflict):
         append(store, "u", debit("k2", "u", "ask_ai", 6, from_included=0))  # purchased would be -1
     assert store.rows() == before and store.account("u").balance == Balance(5, 5)
+
+
+# -- several writers (issue 12): answers from the ledger's order, credits never refused ----------
+
+
+def twin(store: LedgerStore) -> LedgerStore:
+    """Another instance on the same ledger (another process's view of it)."""
+    if isinstance(store, SqliteStore):
+        return SqliteStore(store.path)
+    from credits_core.stores.odoo import OdooStore
+    from tests.odoo.support import DB, KEY, LOGIN
+
+    if isinstance(store, OdooStore):
+        return OdooStore(store._client.url, DB, LOGIN, KEY, protocol=store.protocol)
+    return store  # memory: one instance is the whole ledger
+
+
+def pending_overdraft(store: LedgerStore, row: Row) -> None:
+    """Another writer's row that overdraws, committed and not yet withdrawn (only Odoo has such a state:
+    the other stores serialise their transactions, so there it is never written)."""
+    fake = getattr(store, "fake", None)
+    if fake is not None:
+        from credits_core.stores.odoo_rows import to_vals
+
+        fake.insert(to_vals(row, "another-writer"))
+
+
+def charge(key: str, cost: int):
+    """A debit decision sized on the account it is given (included first), answering its balance after."""
+
+    def decide(acc: Account, lookup):
+        inc = min(cost, acc.balance.included)
+        after = Balance(acc.balance.included - inc, acc.balance.purchased - (cost - inc))
+        meta = {"tool": "ask_ai", "cost": cost, "balanceAfter": after.to_dict()}
+        return Decision([Row(f"CZ_SMCR|debit|{key}", acc.user_id, "debit", -cost, -inc, DAY1, meta)], after)
+
+    return decide
+
+
+def test_replays_answer_the_ledgers_exact_balance_and_split(store):
+    append(store, "u", grant("u"), topup("cs", "u", 50))
+    other = twin(store)
+    try:
+        assert store.account("u").balance == Balance(100, 50)  # this instance may now hold a copy
+        append(other, "u", debit("other", "u", "ask_ai", 90))  # another writer: 10 included left
+        first = store.transact("u", charge("k1", 5))
+        append(other, "u", debit("other2", "u", "ask_ai", 2))  # 3 included left
+        second = store.transact("u", charge("k2", 8))
+        found = [other.find("CZ_SMCR|debit|k1"), other.find("CZ_SMCR|debit|k2")]
+    finally:
+        if other is not store:
+            other.close()
+    assert (first, second) == (Balance(5, 50), Balance(0, 45)) and second == store.account("u").balance
+    assert [(r.included_delta, r.purchased_delta) for r in found] == [(-5, 0), (-3, -5)]
+    assert [r.meta["balanceAfter"] for r in found] == [first.to_dict(), second.to_dict()]
+
+
+def test_a_credit_row_is_never_refused_for_another_writers_pending_overdraft(store):
+    append(store, "u", grant("u", amount=1))
+    pending_overdraft(store, debit("overdraws", "u", "comps_report", 3))
+    append(store, "u", topup("cs", "u", 100))
+    append(store, "u", Row("CZ_SMCR|refund|x", "u", "refund", 2, 2, DAY1, {"tool": "ask_ai"}))
+    assert store.account("u").balance == Balance(3, 100)
+    assert store.find("CZ_SMCR|debit|overdraws") is None

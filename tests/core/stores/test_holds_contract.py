@@ -15,12 +15,6 @@ from tests.core.support import assert_consistent
 AT = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _odoo_pending(request):
-    if "odoo" in request.node.name:  # TEMPORARY: holds on Odoo land after the new Odoo store is merged
-        pytest.xfail("holds on the Odoo store: after merging main")
-
-
 def service_on(store, *, enforce: bool = True, clock: FixedClock | None = None) -> CreditsService:
     return CreditsService(
         store, MemoryRegistryRepository(), clock=clock or FixedClock(AT), starter_plan="intelligence", enforce=enforce

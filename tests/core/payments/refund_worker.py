@@ -1,6 +1,6 @@
-"""Helper process of ``test_refund_concurrency.py`` (``python -m tests.payments.refund_worker``).
+"""Helper process of ``test_refund_concurrency.py`` (``python -m tests.core.payments.refund_worker``).
 
-    python -m tests.payments.refund_worker LEDGER STRIPE_URL GATE_DIR INDEX JOB_JSON
+    python -m tests.core.payments.refund_worker LEDGER STRIPE_URL GATE_DIR INDEX JOB_JSON
 
 Reads ``{"secret_key", "webhook_secret", "payload", "signature"}`` from JOB_JSON,
 verifies the webhook and settles it like the app does; before its store
@@ -19,8 +19,8 @@ from credits_core import CreditsService, FixedClock, SqliteStore
 from credits_core.payments import StripeGateway
 from credits_core.payments.flow import handle_webhook_event
 from credits_core.registry import MemoryRegistryRepository
-from tests.payments.support import TENANT, GatedStore
-from tests.payments.test_refund_orders import T0
+from tests.core.payments.support import TENANT, GatedStore
+from tests.core.payments.test_refund_orders import T0
 
 
 def main(ledger: str, stripe_url: str, gate_dir: str, index: str, job_path: str) -> None:

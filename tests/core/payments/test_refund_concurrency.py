@@ -22,12 +22,12 @@ import pytest
 
 from credits_core import CreditsService, FixedClock, SqliteStore
 from credits_core.registry import MemoryRegistryRepository
+from tests.core.payments.support import PACK_CREDITS, App, GatedStore, gateway_for
+from tests.core.payments.test_refund_orders import T0
 from tests.core.support import assert_consistent
-from tests.payments.support import PACK_CREDITS, App, GatedStore, gateway_for
-from tests.payments.test_refund_orders import T0
 from tests.standins.stripe_server import FakeStripe
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WAIT_S = 30  # a bound on waiting for the other side, never an assertion on time
 
 
@@ -83,7 +83,7 @@ def test_two_processes_on_one_sqlite_file_take_back_exactly_the_refunded_fractio
         (tmp_path / f"job-{index}.json").write_text(json.dumps(job))
         args = [str(ledger), fake.url, str(gates), str(index), str(tmp_path / f"job-{index}.json")]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.payments.refund_worker", *args],
+            [sys.executable, "-m", "tests.core.payments.refund_worker", *args],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         procs.append(proc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from .helpers import assert_clean, chip, click, demo_service, demo_user, messages, open_page
+from ..helpers import assert_clean, chip, click, demo_service, demo_user, messages, open_page
 
 
 def ask(at: AppTest, question: str, *, tool: str | None = None) -> AppTest:

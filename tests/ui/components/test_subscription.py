@@ -9,7 +9,7 @@ import pytest
 
 from tests.standins.stripe_server import FakeStripe
 
-from .helpers import assert_clean, messages, metric, server_service, signed_in
+from ..helpers import assert_clean, messages, metric, server_service, signed_in
 
 
 @pytest.fixture

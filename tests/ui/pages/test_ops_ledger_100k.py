@@ -14,7 +14,7 @@ import pytest
 
 from tests.ledgers import seeded_ledger
 
-from .helpers import assert_clean, metric, new_app
+from ..helpers import assert_clean, metric, new_app
 
 TARGET_ROWS = 100_000
 SECRET = "ops-secret-for-timing"

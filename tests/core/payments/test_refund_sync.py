@@ -13,8 +13,8 @@ from credits_core.errors import CheckoutNotFound, PaymentsUnavailable
 from credits_core.payments.refund_sync import newest, paid_session_of_payment_intent, session_charge
 from credits_core.policy.stripe_refunds import ChargeState
 from credits_core.registry import MemoryRegistryRepository
-from tests.payments.support import PACK_PRICE, App, gateway_for
-from tests.payments.test_refund_orders import T0
+from tests.core.payments.support import PACK_PRICE, App, gateway_for
+from tests.core.payments.test_refund_orders import T0
 from tests.standins.stripe_server import FakeStripe
 
 

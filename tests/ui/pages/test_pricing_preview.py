@@ -23,7 +23,7 @@ from credits_ui.pricing import (
     quote_all,
 )
 
-from .helpers import assert_clean, open_page
+from ..helpers import assert_clean, open_page
 
 PLANS, TOOLS, PACKS = options_from_registry(load_default_registry())
 PLAN = {p.id: p for p in PLANS}

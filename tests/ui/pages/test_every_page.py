@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from .helpers import assert_clean, chip, messages, open_page, signed_in
+from ..helpers import assert_clean, chip, messages, open_page, signed_in
 
 PAGES = {
     "pages/account.py": "Account",
@@ -57,7 +57,7 @@ def test_login_button_hidden_without_auth_config(demo: AppTest) -> None:
 
 
 def test_login_button_shown_with_auth_config() -> None:
-    from .helpers import new_app
+    from ..helpers import new_app
 
     at = new_app()
     at.secrets["auth"] = {

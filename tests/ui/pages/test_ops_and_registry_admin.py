@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from credits_core.seed import seed_demo
 
-from .helpers import (
+from ..helpers import (
     assert_clean,
     chip,
     click,

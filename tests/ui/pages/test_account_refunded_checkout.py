@@ -6,7 +6,7 @@ import pytest
 
 from tests.standins.stripe_server import FakeStripe
 
-from .helpers import assert_clean, chip, messages, signed_in
+from ..helpers import assert_clean, chip, messages, signed_in
 
 
 def test_a_refunded_share_is_held_back_and_said(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from .helpers import assert_clean, chip, click, demo_service, demo_user, messages, metric
+from ..helpers import assert_clean, chip, click, demo_service, demo_user, messages, metric
 
 
 def choose_plan(at: AppTest, plan: str, current: str) -> AppTest:
