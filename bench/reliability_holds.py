@@ -177,9 +177,70 @@ def racing_settles(tmp: Path, clerk: Any, quick: bool) -> Any:
     )
 
 
+def _pair_worker(target: str, prefix: str) -> None:
+    """Hold + settle pairs until killed; prints each key once its settle is acknowledged."""
+    import sys
+
+    service = _service(target)
+    lock = threading.Lock()
+
+    def loop(t: int) -> None:
+        for i in range(1_000_000):
+            key = f"{prefix}-{t}-{i}"
+            service.hold(USER, "comps_report", key, 2)
+            service.settle(USER, key, 1)
+            with lock:
+                sys.stdout.write(key + "\n")
+                sys.stdout.flush()
+
+    _threads(loop, list(range(THREADS)))
+
+
+def sigkill_during_pairs(tmp: Path, clerk: Any, quick: bool) -> Any:
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from bench.reliability_support import ROOT, Outcome
+    from credits_core.models import Account
+    from credits_core.stores.base import RowFilter
+
+    target, kills = str(tmp / "ledger.sqlite3"), 5 if quick else 20
+    service = _service(target)
+    service.top_up(USER, "pack_2000", "cs-kill", credits=10_000_000, price=1, currency="usd")
+    acked: list[str] = []
+    rng = random.Random(7)
+    for k in range(kills):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", f"from bench.reliability_holds import _pair_worker; _pair_worker({target!r}, 'k{k}')"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        first = proc.stdout.readline().strip()  # type: ignore[union-attr]  # the load is running
+        time.sleep(0.5 + rng.random())
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=60)
+        acked += [line for line in [first, *out.splitlines()] if line.strip()]
+    store = _service(target).store
+    missing = sum(1 for key in acked if store.find(f"CZ_SMCR|settle|{key}") is None)
+    rows = list(reversed(store.rows(RowFilter(user_id=USER))))
+    derived, kept = Account(USER).with_rows(rows), store.account(USER)
+    ok = missing == 0 and derived == kept and kept.balance.total >= 0
+    return Outcome(
+        "SIGKILL during hold / settle load (SQLite)",
+        f"{kills} kills, {len(acked):,} acknowledged settles",
+        "every acknowledged settle present; account = fold of the rows; never negative",
+        f"missing {missing}; account matches rows {derived == kept}; open holds left {len(kept.holds)} (they expire)",
+        missing,
+        ok,
+    )
+
+
 SCENARIOS = {
     "holds-race-sqlite": racing_holds_sqlite,
     "holds-race-odoo": racing_holds_odoo,
     "holds-expire": abandoned_holds_expire,
     "holds-settle-race": racing_settles,
+    "holds-sigkill": sigkill_during_pairs,
 }
