@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from . import keys
 from .clock import Clock, SystemClock, month_of
 from .errors import BadRequest, NotFound, UnknownPack
-from .models import Account, CreditsState, DebitResult, HoldAnswer, PlanChange, RefundResult, Row, TopUpResult
+from .models import Account, CreditsState, DebitResult, PlanChange, RefundResult, Row, TopUpResult
 from .policy import (
     ChargeState,
     Settlement,
@@ -32,10 +32,11 @@ from .policy import (
     settle_topup_rows,
 )
 from .policy.grants import current_plan
-from .policy.holds import decide_hold, decide_release, decide_settle, expiry_rows
+from .policy.holds import expiry_rows
 from .policy.ledger import Decision, Lookup
 from .registry import MemoryRegistryRepository, Pack, Registry, RegistryRepository
 from .registry import editing as registry_editing
+from .service_holds import HoldVerbs
 from .stores.base import LedgerStore, RowFilter, count_rows, iter_rows
 
 T = TypeVar("T")
@@ -44,7 +45,7 @@ RUNWAY_ROWS = 1000  # newest rows a runway reads
 MAX_CREDITS = 1_000_000_000  # one row never moves more; far below SQLite's 2**63 integers
 
 
-class CreditsService:
+class CreditsService(HoldVerbs):
     """One tenant's credits over one store (see module docstring)."""
 
     def __init__(
@@ -163,31 +164,6 @@ class CreditsService:
 
         return self.store.transact(user_id, self._rolled(decide, reg, now))
 
-    def hold(self, user_id: str, tool_id: str, key: str, units: int | None = None) -> HoldAnswer:
-        """Reserve ``tool_id``'s unit price × ``units`` (default: its estimate) under a permanent ``key``."""
-        keys.check_user(user_id)
-        key = keys.check_key(key, "holdKey")
-        reg, now, enforce, path = self.registry, self.now(), self.enforce, self.top_up_path()
-
-        def decide(acc: Account, lookup: Lookup) -> Decision[HoldAnswer]:
-            return decide_hold(acc, reg, tool_id, key, units, now, lookup, enforce=enforce, top_up=path)
-
-        return self.store.transact(user_id, self._rolled(decide, reg, now))
-
-    def settle(self, user_id: str, key: str, units: int) -> HoldAnswer:
-        """Charge the actual ``units`` of the hold ``key`` and free the rest (README "Holds")."""
-        keys.check_user(user_id)
-        key = keys.check_key(key, "holdKey")
-        now = self.now()
-        return self.store.transact(user_id, self._rolled(lambda acc, lookup: decide_settle(acc, key, units, now, lookup), now=now))
-
-    def release(self, user_id: str, key: str, reason: str = "released") -> HoldAnswer:
-        """Free the hold ``key`` (the action failed or was not run); a repeat replays."""
-        keys.check_user(user_id)
-        key = keys.check_key(key, "holdKey")
-        reason, now = str(reason or "released"), self.now()
-        return self.store.transact(user_id, self._rolled(lambda acc, lookup: decide_release(acc, key, reason, now, lookup), now=now))
-
     def refund(self, idempotency_key: str, reason: str = "action failed") -> RefundResult:
         """Return a debit's credits to their buckets, once (rule 6)."""
         key = keys.check_key(idempotency_key)
@@ -287,12 +263,6 @@ class CreditsService:
         from .metered import run_metered
 
         return run_metered(self, user_id, tool_id, key, action, reason=reason)
-
-    def run_held(self, user_id: str, tool_id: str, key: str, action: Callable[[], tuple[T, int]], *, reason: str = "action failed"):
-        """Hold the estimate, run ``action`` → (value, units), settle; release if it raises (``metered.run_held``)."""
-        from .metered import run_held
-
-        return run_held(self, user_id, tool_id, key, action, reason=reason)
 
     def adjust(self, user_id: str, key: str, delta: int, bucket: str, reason: str) -> TopUpResult:
         """A manual ops correction under ``CZ_SMCR|adjust|<key>``."""
