@@ -10,7 +10,7 @@ import traceback
 
 from .report import figure, text_table, write_results
 
-MODULES = ("bench_sqlite", "bench_http", "bench_odoo", "bench_ui", "bench_memory", "bench_insights", "bench_export")
+MODULES = ("bench_sqlite", "bench_http", "bench_odoo", "bench_ui", "bench_memory", "bench_insights", "bench_export", "bench_holds")
 
 
 def main() -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tests.standins.clerk_jwks import ClerkStandIn
 
+from .reliability_holds import SCENARIOS as HOLD_SCENARIOS
 from .reliability_inputs import SCENARIOS as INPUT_SCENARIOS
 from .reliability_ledger import SCENARIOS as LEDGER_SCENARIOS
 from .reliability_odoo import replay_vs_withdrawal
@@ -31,6 +32,7 @@ SCENARIOS: dict[str, Callable[[Path, ClerkStandIn, bool], Outcome]] = {
     **INPUT_SCENARIOS,
     **REFUND_SCENARIOS,
     **SUBSCRIPTION_SCENARIOS,
+    **HOLD_SCENARIOS,
 }
 
 

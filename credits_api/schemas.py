@@ -40,18 +40,36 @@ class BalanceOut(_Out):
     model_config = ConfigDict(json_schema_extra={"examples": [{"total": 99, "included": 99, "purchased": 0}]})
 
 
+class ReceiptOut(_Out):
+    """What a charge charged: price × units, buckets consumed, balance before and after, the hold if any."""
+
+    registryVersion: int | None = None
+    unitPrice: int | None = None
+    units: int
+    charged: int = Field(ge=0)
+    included: int = Field(ge=0, description="credits taken from the included bucket")
+    purchased: int = Field(ge=0, description="credits taken from the purchased bucket")
+    balanceBefore: BalanceOut
+    balanceAfter: BalanceOut
+    hold: str | None = Field(default=None, description="the hold key this charge settled")
+    reserved: int | None = Field(default=None, description="credits the hold reserved")
+    released: int | None = Field(default=None, description="reserved credits freed by the settle")
+    shortfall: int | None = Field(default=None, description="cost that could not be charged (never below zero)")
+
+
 class RowOut(_Out):
     """One append-only ledger row."""
 
     name: str = Field(description="unique key, always beginning `CZ_SMCR|`", examples=["CZ_SMCR|debit|q-123"])
     userId: str
-    kind: Literal["grant", "upgrade", "trim", "debit", "refund", "topup", "adjust", "plan"]
+    kind: Literal["grant", "upgrade", "trim", "debit", "refund", "topup", "adjust", "plan", "hold", "release"]
     delta: int = Field(description="signed credit change")
     bucket: Literal["included", "purchased", "mixed"]
     includedDelta: int
     purchasedDelta: int
     createdAt: str = Field(description="UTC, ISO 8601", examples=["2026-11-03T10:15:00Z"])
     meta: dict[str, Any] = Field(description="tool, cost, registryVersion, plan, month, balanceAfter, …")
+    receipt: ReceiptOut | None = Field(default=None, description="on a charge (debit or settle): what it charged")
 
 
 class ErrorDetail(BaseModel):
@@ -152,6 +170,12 @@ class RunwayOut(_Out):
     text: str = Field(examples=["≈ 12 days left at your recent pace (range 9–16)"])
 
 
+class ActiveHoldOut(_Out):
+    holdKey: str
+    held: int = Field(ge=0)
+    expiresAt: str
+
+
 class StateOut(_Out):
     userId: str
     plan: str
@@ -161,10 +185,51 @@ class StateOut(_Out):
     enforce: bool
     month: str = Field(examples=["2026-11"])
     registryVersion: int
+    available: int = Field(ge=0, description="balance − active holds: what a debit or a new hold can use")
+    held: int = Field(ge=0, description="credits reserved by active holds")
+    holds: list[ActiveHoldOut] = Field(description="active holds, oldest first (expired ones count as released)")
     ledgerTail: list[RowOut] = Field(description="the last `limit` rows, newest first")
     runway: RunwayOut | None = Field(
         default=None, description="days left at the recent pace; null when there is too little history to say"
     )
+
+
+# -- holds -----------------------------------------------------------------------------
+
+
+class HoldIn(_In):
+    tool: str = Field(min_length=1, max_length=64, examples=["ask_ai_deep"])
+    holdKey: str = Field(pattern=KEY_PATTERN, description=KEY_FIELD_DOC, examples=["research-7f3a"])
+    units: int | None = Field(default=None, ge=0, le=1_000_000, description="estimated units; the tool's estimate when absent")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"tool": "ask_ai_deep", "holdKey": "research-7f3a"}]})
+
+
+class SettleIn(_In):
+    holdKey: str = Field(pattern=KEY_PATTERN, examples=["research-7f3a"])
+    units: int = Field(ge=0, le=1_000_000, description="units actually used; charged at the price the hold locked")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"holdKey": "research-7f3a", "units": 5}]})
+
+
+class ReleaseIn(_In):
+    holdKey: str = Field(pattern=KEY_PATTERN, examples=["research-7f3a"])
+    reason: str | None = Field(default=None, max_length=200, examples=["the research run failed"])
+
+
+class HoldOut(_Out):
+    """Answer of hold, settle and release; a replay is the first answer with ``replayed: true``."""
+
+    holdKey: str
+    status: Literal["held", "settled", "released"]
+    row: RowOut
+    balance: BalanceOut
+    available: int = Field(ge=0)
+    replayed: bool
+    held: int | None = Field(default=None, description="hold: credits reserved")
+    expiresAt: str | None = Field(default=None, description="hold: when it is released by itself")
+    receipt: ReceiptOut | None = Field(default=None, description="settle: what was held, charged and released")
+    warning: str | None = None
 
 
 # -- catalog ---------------------------------------------------------------------------

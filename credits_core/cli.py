@@ -48,6 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print(service.change_plan(args.user, args.plan, dry_run=args.dry_run).to_dict())
         elif args.command == "topup":
             _print(service.top_up(args.user, args.pack, args.reference).to_dict())
+        elif args.command == "hold":
+            _print(service.hold(args.user, args.tool, args.key, args.units).to_dict())
+        elif args.command == "settle":
+            _print(service.settle(args.user, args.key, args.units).to_dict())
+        elif args.command == "release":
+            _print(service.release(args.user, args.key).to_dict())
         elif args.command == "tail":
             _print([r.to_dict() for r in service.ledger_tail(args.user, args.limit)])
         elif args.command == "export" and args.chain:
@@ -165,6 +171,18 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("user")
     s.add_argument("pack")
     s.add_argument("reference")
+    s = sub.add_parser("hold", help="reserve a tool's estimate under a permanent key")
+    s.add_argument("user")
+    s.add_argument("tool")
+    s.add_argument("key")
+    s.add_argument("--units", type=int)
+    s = sub.add_parser("settle", help="charge the units used by a hold and free the rest (prints the receipt)")
+    s.add_argument("user")
+    s.add_argument("key")
+    s.add_argument("units", type=int)
+    s = sub.add_parser("release", help="free a hold")
+    s.add_argument("user")
+    s.add_argument("key")
     s = sub.add_parser("tail", help="last rows of a user")
     s.add_argument("user")
     s.add_argument("--limit", type=int, default=20)

@@ -23,7 +23,9 @@ Callers catch by meaning; the API, the CLI and the pages each translate
     ├── StateConflict              409 conflict           the request does not fit the current state
     │   ├── IdempotencyConflict    409 idempotency_conflict
     │   ├── RegistryVersionConflict 409 registry_version_conflict
-    │   └── NoSubscription         409 no_subscription    cancelling needs an active subscription
+    │   ├── NoSubscription         409 no_subscription    cancelling needs an active subscription
+    │   ├── HoldExpired            409 hold_expired       settling a hold after its time-to-live
+    │   └── HoldClosed             409 hold_closed        the hold was already settled or released
     ├── PaymentError               (payments; messages never carry Stripe's text or a key)
     │   ├── PaymentsDisabled       503 payments_disabled  no STRIPE_SECRET_KEY / webhook secret
     │   ├── PaymentsUnavailable    502 payment_provider_error  Stripe unreachable, 5xx, bad key, rejected
@@ -157,6 +159,18 @@ class NoSubscription(StateConflict):
     """Cancelling or changing a subscription needs an active one."""
 
     code = "no_subscription"
+
+
+class HoldExpired(StateConflict):
+    """A hold outlived its time-to-live: it was released by itself and can no longer be settled."""
+
+    code = "hold_expired"
+
+
+class HoldClosed(StateConflict):
+    """The hold was already ended the other way (settled, or released); ``details['status']`` says which."""
+
+    code = "hold_closed"
 
 
 # -- payments ---------------------------------------------------------------------------

@@ -65,3 +65,15 @@ def adjust_name(key: str) -> str:
 
 def checkpoint_name(export_id: str) -> str:
     return f"{ROW_PREFIX}checkpoint|{export_id}"
+
+
+def hold_name(key: str) -> str:
+    return f"{ROW_PREFIX}hold|{key}"
+
+
+def settle_name(key: str) -> str:
+    return f"{ROW_PREFIX}settle|{key}"
+
+
+def release_name(key: str) -> str:
+    return f"{ROW_PREFIX}release|{key}"

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-KINDS = ("grant", "upgrade", "trim", "debit", "refund", "topup", "adjust", "plan", "checkpoint")
+KINDS = ("grant", "upgrade", "trim", "debit", "refund", "topup", "adjust", "plan", "hold", "release", "checkpoint")
 # The ledger's own rows (export checkpoints) belong to this user id, never a person.
 LEDGER_USER = "_ledger"
 ROW_PREFIX = "CZ_SMCR|"
+
+
+def stamp(at: datetime) -> str:
+    """Fixed-width UTC text of an instant (text order is time order): hold expiries."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,8 @@ class Row:
         return "included"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON shape used by the API and the CSV export."""
-        return {
+        """JSON shape used by the API and the CSV export (a charge also carries its ``receipt``)."""
+        out = {
             "name": self.name,
             "userId": self.user_id,
             "kind": self.kind,
@@ -73,6 +78,9 @@ class Row:
             "createdAt": self.created_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
             "meta": self.meta,
         }
+        if self.kind == "debit" and "balanceAfter" in self.meta:
+            out["receipt"] = receipt(self)
+        return out
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,25 @@ class Account:
     month_granted: int = 0  # grant + upgrade credits written in `month`
     trim_seq: int = 0  # trim rows written in `month`
     rows: int = 0
+    # Active holds, oldest first: (key, credits held, expiresAt ISO). Ended by a settle or release row.
+    holds: tuple[tuple[str, int, str], ...] = ()
+
+    @property
+    def held(self) -> int:
+        """Credits reserved by every hold not yet ended by a row (expired ones included)."""
+        return sum(amount for _key, amount, _exp in self.holds)
+
+    def active_holds(self, now: datetime) -> tuple[tuple[str, int, str], ...]:
+        """Holds not ended and not expired at ``now`` (an expired hold counts as released)."""
+        at = stamp(now)
+        return tuple(h for h in self.holds if h[2] > at)
+
+    def held_at(self, now: datetime) -> int:
+        return sum(amount for _key, amount, _exp in self.active_holds(now))
+
+    def available(self, now: datetime) -> int:
+        """``balance − active holds`` (never shown below zero)."""
+        return max(0, self.balance.total - self.held_at(now))
 
     def with_rows(self, rows: list[Row]) -> Account:
         """This account after ``rows`` are appended (pure)."""
@@ -115,6 +142,11 @@ def _apply(acc: Account, row: Row) -> Account:
         return replace(acc, month_peak=max(acc.month_peak, peak), month_granted=acc.month_granted + row.delta)
     if row.kind == "trim":
         return replace(acc, trim_seq=acc.trim_seq + 1)
+    if "held" in meta:  # a hold row (+), or the settle / release row that ends it (−)
+        key = meta["hold"]
+        if int(meta["held"]) > 0:
+            return replace(acc, holds=(*acc.holds, (key, int(meta["held"]), meta["expiresAt"])))
+        return replace(acc, holds=tuple(h for h in acc.holds if h[0] != key))
     return acc
 
 
@@ -200,6 +232,8 @@ class CreditsState:
     month: str
     ledger_tail: tuple[Row, ...] = ()
     registry_version: int = 0
+    available: int | None = None  # balance − active holds (None: same as the total)
+    holds: tuple[tuple[str, int, str], ...] = ()  # active holds: (key, credits held, expiresAt)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -211,6 +245,9 @@ class CreditsState:
             "enforce": self.enforce,
             "month": self.month,
             "registryVersion": self.registry_version,
+            "available": self.balance.total if self.available is None else self.available,
+            "held": sum(h[1] for h in self.holds),
+            "holds": [{"holdKey": k, "held": n, "expiresAt": e} for k, n, e in self.holds],
             "ledgerTail": [r.to_dict() for r in self.ledger_tail],
         }
 
@@ -218,3 +255,66 @@ class CreditsState:
 def as_plain(obj: Any) -> Any:
     """Dataclass → plain dict (for debugging and tests)."""
     return asdict(obj)
+
+
+@dataclass(frozen=True)
+class HoldAnswer:
+    """Answer to a hold, settle or release, rebuilt from its row alone (so a replay is the first answer)."""
+
+    row: Row
+    replayed: bool = False
+
+    @property
+    def balance(self) -> Balance:
+        return Balance.from_dict(self.row.meta["balanceAfter"])
+
+    @property
+    def available(self) -> int:
+        return int(self.row.meta["availableAfter"])
+
+    @property
+    def warning(self) -> str | None:
+        return self.row.meta.get("warning")
+
+    def to_dict(self) -> dict[str, Any]:
+        meta = self.row.meta
+        out: dict[str, Any] = {
+            "holdKey": meta["hold"],
+            "status": {"hold": "held", "debit": "settled", "release": "released"}[self.row.kind],
+            "row": self.row.to_dict(),
+            "balance": self.balance.to_dict(),
+            "available": self.available,
+            "replayed": self.replayed,
+        }
+        if self.row.kind == "hold":
+            out["held"] = int(meta["held"])
+            out["expiresAt"] = meta["expiresAt"]
+        if self.row.kind == "debit":
+            out["receipt"] = receipt(self.row)
+        if self.warning:
+            out["warning"] = self.warning
+        return out
+
+
+def receipt(row: Row) -> dict[str, Any] | None:
+    """What a charge row says it charged: registry version, unit price × units, buckets, balance before/after, hold."""
+    meta = row.meta
+    if row.kind != "debit" or "balanceAfter" not in meta:
+        return None
+    after = Balance.from_dict(meta["balanceAfter"])
+    before = Balance(after.included - row.included_delta, after.purchased - row.purchased_delta)
+    out: dict[str, Any] = {
+        "registryVersion": meta.get("registryVersion"),
+        "unitPrice": meta.get("unitPrice", meta.get("cost")),
+        "units": meta.get("units", 1),
+        "charged": -row.delta,
+        "included": -row.included_delta,
+        "purchased": -row.purchased_delta,
+        "balanceBefore": before.to_dict(),
+        "balanceAfter": after.to_dict(),
+    }
+    if "hold" in meta:
+        out.update(hold=meta["hold"], reserved=meta["reserved"], released=meta["released"])
+    if meta.get("shortfall"):
+        out["shortfall"] = meta["shortfall"]
+    return out

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from .models import LEDGER_USER, Account, Row
+from .models import LEDGER_USER, Account, Row, receipt
 from .registry import Registry
 from .stores.base import DailyBuckets, DailyTotal, ToolUsage
 
@@ -50,10 +50,11 @@ def rows_frame(rows: Iterable[Row]) -> pd.DataFrame:
             "bucket": r.bucket,
             "tool": r.meta.get("tool", ""),
             "name": r.name,
+            "receipt": receipt_text(r),
         }
         for r in rows
     ]
-    return pd.DataFrame(records, columns=["createdAt", "userId", "kind", "delta", "bucket", "tool", "name"])
+    return pd.DataFrame(records, columns=["createdAt", "userId", "kind", "delta", "bucket", "tool", "name", "receipt"])
 
 
 OUTSTANDING_COLUMNS = ["day", "included", "purchased", "outstanding", "purchasedValue", "creditsIn", "creditsOut"]
@@ -85,3 +86,19 @@ def outstanding_frame(buckets: Iterable[DailyBuckets], topups: Iterable[Row]) ->
     df["purchasedValue"] = pd.Series(value, index=df.index, dtype=float)
     df["day"] = pd.to_datetime(df["day"])
     return df[OUTSTANDING_COLUMNS]
+
+
+
+
+def receipt_text(row: Row) -> str:
+    """A charge's receipt on one line: ``v3 · 5 × 1 cr · included 5 / purchased 0 · 400 → 395 · hold h1 (8 held, 3 released)``."""
+    r = receipt(row)
+    if r is None:
+        return ""
+    text = (
+        f"v{r['registryVersion']} · {r['units']} × {r['unitPrice']} cr · included {r['included']} / purchased {r['purchased']}"
+        f" · {r['balanceBefore']['total']} → {r['balanceAfter']['total']}"
+    )
+    if "hold" in r:
+        text += f" · hold {r['hold']} ({r['reserved']} held, {r['released']} released)"
+    return text + (f" · short {r['shortfall']}" if r.get("shortfall") else "")

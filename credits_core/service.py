@@ -35,10 +35,12 @@ from .policy import (
 )
 from .policy.checkpoints import checkpoint_rows
 from .policy.grants import current_plan
+from .policy.holds import expiry_rows
 from .policy.ledger import Decision, Lookup
 from .policy.reversals import reversal_name, reversal_rows
 from .registry import MemoryRegistryRepository, Pack, Registry, RegistryRepository
 from .registry import editing as registry_editing
+from .service_holds import HoldVerbs
 from .stores.base import LedgerStore, RowFilter, count_rows, iter_rows
 
 T = TypeVar("T")
@@ -47,7 +49,7 @@ RUNWAY_ROWS = 1000  # newest rows a runway reads
 MAX_CREDITS = 1_000_000_000  # one row never moves more; far below SQLite's 2**63 integers
 
 
-class CreditsService:
+class CreditsService(HoldVerbs):
     """One tenant's credits over one store (see module docstring)."""
 
     def __init__(
@@ -94,13 +96,13 @@ class CreditsService:
         keys.check_user(user_id)
         reg, now = self.registry, self.now()
         acc, month = self.store.account(user_id), month_of(now)
-        if acc.month != month:
+        if acc.month != month or len(acc.active_holds(now)) != len(acc.holds):
             if read_only:
                 acc = acc.with_rows(rollover_rows(acc, reg, now))
-            else:
+            else:  # a due grant, or expired holds to release (written lazily, here or by the next write)
                 acc = self.store.transact(user_id, self._rolled(lambda a, _lookup: Decision([], a)))
         rows = self.store.tail(user_id, _clamp(tail)) if tail else []
-        return self._state_of(user_id, acc, rows, reg, month)
+        return self._state_of(user_id, acc, rows, reg, month, now)
 
     async def state_async(self, user_id: str, *, tail: int = 20) -> CreditsState:
         """``state`` for the event loop: cached local reads (``snapshot``) on the loop, writes async.
@@ -116,12 +118,14 @@ class CreditsService:
         reg, now = self.registry, self.now()
         acc, rows = snapshot(user_id, limit)
         month = month_of(now)
-        if acc.month != month:
+        if acc.month != month or len(acc.active_holds(now)) != len(acc.holds):  # a due grant, or expired holds
             await self._transact_async(user_id, self._rolled(lambda a, _lookup: Decision([], a), reg, now))
             acc, rows = snapshot(user_id, limit)
-        return self._state_of(user_id, acc, rows, reg, month)
+        return self._state_of(user_id, acc, rows, reg, month, now)
 
-    def _state_of(self, user_id: str, acc: Account, rows: list[Row], reg: Registry, month: str) -> CreditsState:
+    def _state_of(
+        self, user_id: str, acc: Account, rows: list[Row], reg: Registry, month: str, now: datetime
+    ) -> CreditsState:
         plan = current_plan(acc, reg)
         return CreditsState(
             user_id=user_id,
@@ -133,6 +137,8 @@ class CreditsService:
             month=month,
             ledger_tail=tuple(rows),
             registry_version=reg.version,
+            available=acc.available(now),
+            holds=acc.active_holds(now),
         )
 
     def ledger_tail(self, user_id: str, limit: int = 20) -> list[Row]:
@@ -432,10 +438,10 @@ class CreditsService:
         total = count_rows(self.store, where) if progress is not None else 0
         return replay(iter_rows(self.store, where, light=True), baseline, candidate, since, until, total=total, progress=progress)
 
-    def runway(self, user_id: str, *, holds: int = 0):  # -> credits_core.insights.Runway | None
+    def runway(self, user_id: str, *, holds: int | None = None):  # -> credits_core.insights.Runway | None
         """Days the user's balance lasts at their recent pace, or ``None`` with too little history.
 
-        ``holds`` (credits reserved by active holds) is the hook for when holds exist. The
+        ``holds`` (credits reserved by active holds) defaults to the user's active holds. The
         pace is read from the user's last ``RUNWAY_ROWS`` rows (a very busy user's pace
         is then measured over a shorter stretch).
         """
@@ -448,7 +454,8 @@ class CreditsService:
         plan = current_plan(acc, reg)
         since = now - timedelta(days=LOOKBACK_DAYS)  # the newest rows only: one cheap indexed read
         usage = usage_of(r for r in self.store.tail(user_id, RUNWAY_ROWS) if r.created_at >= since)
-        return estimate(usage, acc.balance, plan.monthly_included, plan.soft_cap, now, holds=holds)
+        held = acc.held_at(now) if holds is None else holds
+        return estimate(usage, acc.balance, plan.monthly_included, plan.soft_cap, now, holds=held)
 
     # -- composition -------------------------------------------------------
     def _rolled(
@@ -457,14 +464,16 @@ class CreditsService:
         reg: Registry | None = None,
         now: datetime | None = None,
     ) -> Callable[[Account, Lookup], Decision[T]]:
-        """``decide`` preceded by any pending monthly grants, in one decision."""
+        """``decide`` preceded by any pending monthly grants and releases of expired holds, in one decision."""
         reg = reg or self.registry
         now = now or self.now()
 
         def run(acc: Account, lookup: Lookup) -> Decision[T]:
             grants = rollover_rows(acc, reg, now)
-            inner = decide(acc.with_rows(grants), lookup)
-            return Decision(grants + inner.rows, inner.result)
+            acc = acc.with_rows(grants)
+            ends = expiry_rows(acc, now)  # expired holds are released by the user's next transaction
+            inner = decide(acc.with_rows(ends), lookup)
+            return Decision(grants + ends + inner.rows, inner.result)
 
         return run
 

@@ -6,10 +6,15 @@ again — a double click, a rerun — reuses that id, so the engine replays the
 first debit instead of charging twice. Editing the question, or "New
 question", starts a new id. A failed (refunded) question is closed, so a
 retry is a new, separately charged attempt.
+
+Tools priced per unit (deep research, offering memo extraction) reserve
+their estimate first (a hold), settle the simulated units actually used and
+release the hold when the answer fails: "reserved 8 · charged 5 · released 3".
 """
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 
@@ -22,8 +27,8 @@ from credits_ui.layout import page_header, page_session
 from credits_ui.main import run_page
 from credits_ui.session import UiSession, think_seconds
 
-ASK_TOOLS = ("ask_ai", "ask_ai_deep")
-DEPTH_LABELS = {"ask_ai": "Quick answer", "ask_ai_deep": "Deep research"}
+ASK_TOOLS = ("ask_ai", "ask_ai_deep", "document_extract")
+DEPTH_LABELS = {"ask_ai": "Quick answer", "ask_ai_deep": "Deep research", "document_extract": "Memo extraction"}
 _PENDING = "cz_ask_pending"  # {"id", "question", "tool"}
 _LAST = "cz_ask_last"  # what to show under the form
 _QUESTION = "cz_ask_question"
@@ -70,6 +75,9 @@ def _ask(ui: UiSession, question: str, tool_id: str, tool_label: str, fail: bool
             raise _SimulatedFailure("simulated AI failure")
         return _answer(question, tool_label)
 
+    if is_metered(ui.service.registry.tool(tool_id)):
+        _ask_held(ui, key, question, tool_id, tool_label, think)
+        return
     run, err = capture(ui.service.run_metered, ui.user_id, tool_id, key, think, reason="simulated AI failure")
     if run is None:
         st.session_state[_LAST] = {"error": err}
@@ -96,6 +104,52 @@ def _ask(ui: UiSession, question: str, tool_id: str, tool_label: str, fail: bool
     st.rerun()
 
 
+def is_metered(tool) -> bool:
+    return tool.unit_credits is not None
+
+
+def simulated_units(estimate: int) -> int:
+    """Units the simulated run uses: five eighths of the estimate, rounded up (8 → 5, 3 → 2)."""
+    return max(1, math.ceil(estimate * 5 / 8))
+
+
+def _ask_held(ui: UiSession, key: str, question: str, tool_id: str, tool_label: str, think) -> None:
+    """Reserve the estimate, run, settle the simulated units; release on failure."""
+
+    def run() -> tuple[str, int]:
+        return think(), simulated_units(ui.service.registry.tool(tool_id).estimate_units)
+
+    held, err = capture(ui.service.run_held, ui.user_id, tool_id, key, run, reason="simulated AI failure")
+    if held is None:
+        st.session_state[_LAST] = {"error": err}
+        return
+    end = held.settle or held.release
+    last = {
+        "key": key, "question": question, "answer": held.value or _answer(question, tool_label),
+        "held": True, "reserved": held.reserved, "charged": held.charged, "released": held.released,
+        "replayed": held.hold.replayed, "warning": held.hold.warning or (end.warning if end else None),
+        "shortfall": int(held.hold.row.meta.get("shortfall", 0) or 0),
+        "balance": end.balance.total if end else held.hold.balance.total, "refunded": held.release is not None,
+    }
+    if held.release is not None:
+        st.session_state.pop(_PENDING, None)  # a retry is a new attempt
+        last.update(answer=None, refund_credits=0)
+    st.session_state[_LAST] = last
+    if held.hold.replayed:
+        st.rerun()
+    flash.push_and_rerun(*_held_summary(last))
+
+
+def _held_text(last: dict) -> str:
+    return f"reserved {last['reserved']:,} · charged {last['charged']:,} · released {last['released']:,}"
+
+
+def _held_summary(last: dict) -> tuple[str, str]:
+    if last["refunded"]:
+        return ("warning", f"The AI failed — the hold was released, nothing charged ({_held_text(last)}).")
+    return ("success", f"Done: {_held_text(last)}. Balance **{last['balance']:,}**.")
+
+
 def _summary(last: dict) -> tuple[str, str] | None:
     if last["refunded"]:
         return (
@@ -113,6 +167,13 @@ def _show_last() -> None:
         return
     if "error" in last:
         show_error(last["error"])
+        return
+    if last.get("held") and last["refunded"]:
+        st.warning(
+            f"**The answer failed: its hold was released and nothing was charged** ({_held_text(last)}). "
+            "Ask again to retry — a retry is a new hold.",
+            icon=":material/undo:",
+        )
         return
     if last["refunded"]:
         st.warning(
@@ -132,9 +193,17 @@ def _show_last() -> None:
         st.info("Already answered — this repeat was **not charged again**.", icon=":material/replay:")
     with st.chat_message("assistant", avatar=":material/smart_toy:"):
         st.markdown(last["answer"])
+        if last.get("held"):
+            st.caption(f"{_held_text(last)} · balance after {last['balance']:,} · request `{last['key']}`")
+            return
         st.caption(
             f"Charged {last['charged']:,} credit(s) · balance after {last['balance']:,} · request `{last['key']}`"
         )
+
+
+def _price(tool) -> int:
+    """What is taken (or reserved) before the run: the fixed price, or the estimate of a per-unit tool."""
+    return tool.unit_price * tool.estimate_units if is_metered(tool) else tool.credits
 
 
 def render() -> None:
@@ -166,21 +235,31 @@ def render() -> None:
             [t.id for t in tools],
             default=tools[0].id,
             required=True,
-            format_func=lambda tid: f"{DEPTH_LABELS.get(tid, labels[tid].label)} · {labels[tid].credits} cr",
+            format_func=lambda tid: f"{DEPTH_LABELS.get(tid, labels[tid].label)} · {_price(labels[tid])} cr",
             key="cz_ask_tool",
         )
         tool = labels[tool_id]
         gate = f" · needs the {registry.plan(tool.min_plan).label} plan" if tool.min_plan else ""
-        st.markdown(
-            f"This question costs **{tool.credits:,} credit{'s' if tool.credits != 1 else ''}**{gate}. "
-            f"Your balance: **{state.balance.total:,}**."
-        )
+        held = f" ({state.available:,} available, {state.balance.total - state.available:,} held)" if state.holds else ""
+        if is_metered(tool):
+            unit = tool.unit_label or "unit"
+            st.markdown(
+                f"This question reserves **{credits_text(_price(tool))}** (an estimate of {tool.estimate_units:,} "
+                f"{unit}s at {credits_text(tool.unit_price)} each) and is charged what it uses; the rest is released{gate}. "
+                f"Your balance: **{state.balance.total:,}**{held}."
+            )
+        else:
+            st.markdown(
+                f"This question costs **{tool.credits:,} credit{'s' if tool.credits != 1 else ''}**{gate}. "
+                f"Your balance: **{state.balance.total:,}**{held}."
+            )
         fail = st.toggle(
             "Simulate an AI failure", key="cz_ask_fail", help="The answer fails after the charge and is refunded"
         )
         c1, c2 = st.columns([1, 1])
+        cost = _price(tool)
         ask = c1.button(
-            f"Ask · {tool.credits} credit{'s' if tool.credits != 1 else ''}",
+            f"{'Reserve and ask' if is_metered(tool) else 'Ask'} · {cost} credit{'s' if cost != 1 else ''}",
             type="primary",
             icon=":material/send:",
             key="cz_ask_submit",

@@ -1,5 +1,5 @@
 """Ops ledger: outstanding credits over time first, then daily movements per kind, top tools,
-balance distribution, any user's ledger, CSV and chained exports, Stripe reconciliation.
+balance distribution, any user's ledger, holds, CSV and chained exports, Stripe reconciliation.
 
 Admins only (``CZ_ADMIN_USERS`` or the admin secret). In DEMO mode, without
 the secret, it shows the DEMO session's own ledger, labelled DEMO.
@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from credits_core.models import KINDS
+from credits_core.ops_holds import holds_frame
 from credits_ui import ops_data, session
 from credits_ui.components.admin import Scope, choose_scope, unlock_form
 from credits_ui.components.chain_export import chain_export
@@ -37,6 +38,8 @@ KIND_COLORS = {
     "adjust": "#7A8699",
     "plan": "#C9CED8",
     "checkpoint": "#5C6470",
+    "hold": "#B8860B",
+    "release": "#9AA5B1",
 }
 
 
@@ -166,6 +169,21 @@ def _date_range(first: date, last: date) -> tuple[date | None, date | None]:
     return picked, picked
 
 
+def _holds(service, user: str | None) -> None:
+    """Active and expired holds (and how the recent ones ended)."""
+    holds, err = capture(holds_frame, service.store, service.now(), user)
+    if holds is None:
+        show_error(err)  # type: ignore[arg-type]
+        return
+    live = holds[holds["status"].isin(["active", "expired"])] if not holds.empty else holds
+    with st.expander(f"Holds · {int((holds['status'] == 'active').sum()) if not holds.empty else 0} active", icon=":material/lock_clock:"):
+        if holds.empty:
+            st.caption("No holds.")
+            return
+        st.caption(f"{len(live):,} active or expired · {len(holds):,} recent holds in all (expired ones count as released)")
+        st.dataframe(holds, hide_index=True, key="cz_ops_holds")
+
+
 def render() -> None:
     """The Ops ledger page."""
     page_header("Ops ledger", "Every credit movement: daily totals, top tools, balances and any user's ledger.")
@@ -278,6 +296,7 @@ def render() -> None:
             },
             key="cz_ops_rows",
         )
+        _holds(service, user)
         e1, e2 = st.columns(2)
         stamp = f"{since or first}_{until or last}"
         with e1:

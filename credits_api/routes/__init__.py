@@ -4,9 +4,9 @@
 only when ``CZ_REGISTRY_ADMIN_SECRET`` is configured.
 """
 
-from . import credits, matrix, payments, registry, subscriptions
+from . import credits, holds, matrix, payments, registry, subscriptions
 
-ROUTERS = (matrix.router, registry.router, credits.router, payments.router, subscriptions.router)
+ROUTERS = (matrix.router, registry.router, credits.router, holds.router, payments.router, subscriptions.router)
 ADMIN_ROUTERS = (registry.admin_router,)
 
 __all__ = ["ADMIN_ROUTERS", "ROUTERS"]

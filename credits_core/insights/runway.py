@@ -7,8 +7,7 @@ variability: the pace of each rolling ``WEEK``-day stretch, the slowest
 and the fastest of them (``LOW_Q``/``HIGH_Q`` quantiles) giving the ends. The balance
 is drawn down continuously, included credits first; on each 1st (UTC) the
 next monthly grant is added, capped by the soft cap (rule 1). Active holds
-are taken off the start (``holds``; holds are not implemented yet, so the
-service passes 0 — the hook is there). ``None`` when there is too little
+are taken off the start (``holds``: the service passes the user's active holds). ``None`` when there is too little
 history: fewer than ``MIN_DAYS`` days since the first use in the lookback,
 or fewer than ``MIN_USES`` uses, or no credits spent at all.
 """

@@ -8,7 +8,7 @@ from typing import Any
 from .. import keys
 from ..errors import IdempotencyConflict, InsufficientCredits, PlanRequired
 from ..models import Account, Balance, DebitResult, Row
-from ..registry import NO_PLAN, Registry
+from ..registry import NO_PLAN, Plan, Registry, Tool
 from ..text import credits_text
 from .grants import current_plan
 from .ledger import Decision, new_row
@@ -28,6 +28,30 @@ def decide_debit(
     warn-only mode a short balance writes a zero-delta row with ``shortfall``.
     The balance never goes negative.
     """
+    tool, plan = gate(acc, registry, tool_id)
+    bal = acc.balance
+    cost = tool.credits
+    available = bal.total - acc.held  # active holds are reserved (expired ones were released before)
+    common = dict(tool=tool.id, cost=cost, registryVersion=registry.version, plan=plan.id, month=acc.month)
+    from_included = split_cost(bal.included, bal.purchased, cost) if cost <= available else None
+    if from_included is not None:
+        after = Balance(bal.included - from_included, bal.purchased - (cost - from_included))
+        row = new_row(acc, keys.debit_name(key), "debit", -cost, -from_included, now, **common, balanceAfter=after.to_dict())
+        return Decision([row], DebitResult(row=row, balance=after))
+    if enforce:
+        raise InsufficientCredits(
+            f"{tool.label} costs {credits_text(cost)} and your balance is {credits_text(bal.total)}",
+            tool=tool.id, required=cost, balance=bal.to_dict(), available=max(0, available), topUp=top_up or {},
+        )
+    row = new_row(
+        acc, keys.debit_name(key), "debit", 0, 0, now,
+        **common, shortfall=cost, warning=WARN_ONLY, balanceAfter=bal.to_dict(),
+    )
+    return Decision([row], DebitResult(row=row, balance=bal, warning=WARN_ONLY))
+
+
+def gate(acc: Account, registry: Registry, tool_id: str) -> tuple[Tool, Plan]:
+    """The tool and the user's plan, or ``UnknownTool`` / ``PlanRequired`` (always enforced)."""
     tool = registry.tool(tool_id)
     plan = current_plan(acc, registry)
     if not registry.allows(plan.id, tool.id):
@@ -37,24 +61,7 @@ def decide_debit(
             f"{tool.label} needs the {registry.plan(tool.min_plan).label} plan or higher ({now_on})",
             tool=tool.id, requiredPlan=tool.min_plan, plan=plan.id, subscribe=SUBSCRIBE_PATH,
         )
-    bal = acc.balance
-    cost = tool.credits
-    common = dict(tool=tool.id, cost=cost, registryVersion=registry.version, plan=plan.id, month=acc.month)
-    from_included = split_cost(bal.included, bal.purchased, cost)
-    if from_included is not None:
-        after = Balance(bal.included - from_included, bal.purchased - (cost - from_included))
-        row = new_row(acc, keys.debit_name(key), "debit", -cost, -from_included, now, **common, balanceAfter=after.to_dict())
-        return Decision([row], DebitResult(row=row, balance=after))
-    if enforce:
-        raise InsufficientCredits(
-            f"{tool.label} costs {credits_text(cost)} and your balance is {credits_text(bal.total)}",
-            tool=tool.id, required=cost, balance=bal.to_dict(), topUp=top_up or {},
-        )
-    row = new_row(
-        acc, keys.debit_name(key), "debit", 0, 0, now,
-        **common, shortfall=cost, warning=WARN_ONLY, balanceAfter=bal.to_dict(),
-    )
-    return Decision([row], DebitResult(row=row, balance=bal, warning=WARN_ONLY))
+    return tool, plan
 
 
 def split_cost(included: int, purchased: int, cost: int) -> int | None:

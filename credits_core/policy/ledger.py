@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +27,7 @@ class Decision(Generic[T]):
 def new_row(
     acc: Account, name: str, kind: str, delta: int, included_delta: int, now: datetime, **meta: Any
 ) -> Row:
-    """A row for ``acc``'s user (meta values that are None are left out)."""
+    """A row for ``acc``'s user (meta values that are None are left out; keys sorted)."""
     return Row(
         name=name,
         user_id=acc.user_id,
@@ -34,5 +35,10 @@ def new_row(
         delta=delta,
         included_delta=included_delta,
         created_at=now,
-        meta={k: v for k, v in meta.items() if v is not None},
+        meta=_canonical({k: v for k, v in meta.items() if v is not None}),
     )
+
+
+def _canonical(meta: dict[str, Any]) -> dict[str, Any]:
+    """Keys sorted at every depth, as a store reads them back: a replay is the first answer byte for byte."""
+    return json.loads(json.dumps(meta, sort_keys=True))

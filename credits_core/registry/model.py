@@ -58,6 +58,20 @@ class Tool(_Strict):
     credits: int = Field(ge=0, le=1_000_000)
     min_plan: str | None = None
     category: str = Field(default="General", max_length=40)
+    # Priced per unit (a hold reserves unitCredits × estimatedUnits, the settle charges the units used);
+    # unset: the tool costs ``credits``, one unit.
+    unit_credits: int | None = Field(default=None, ge=0, le=1_000_000)
+    estimated_units: int | None = Field(default=None, ge=1, le=1_000_000)
+    unit_label: str | None = Field(default=None, max_length=40)
+
+    @property
+    def unit_price(self) -> int:
+        """Credits per unit: ``unitCredits`` of a per-unit tool, else ``credits`` (one unit)."""
+        return self.credits if self.unit_credits is None else self.unit_credits
+
+    @property
+    def estimate_units(self) -> int:
+        return self.estimated_units or 1
 
 
 class Pack(_Strict):
@@ -75,6 +89,7 @@ class Registry(_Strict):
     version: int = Field(ge=1)
     updated_at: str
     default_plan: str = "base"
+    hold_ttl_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)  # holds expire after this
     plans: tuple[Plan, ...]
     tools: tuple[Tool, ...]
     packs: tuple[Pack, ...]

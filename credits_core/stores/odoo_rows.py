@@ -61,6 +61,12 @@ from typing import Any
 from ..models import ROW_PREFIX, Account, Balance, Row
 
 STATE_KINDS = frozenset({"grant", "plan", "upgrade", "trim"})
+# Rows that start or end a hold (by the kind in their name): grouped by name like the month-state
+# rows, so the one aggregate also gives the active holds (Account.holds) — their ``zip`` carries
+# the hold key, the credits held (+ on the hold, − on its settle / release) and the expiry.
+HOLD_NAMES = frozenset({"hold", "settle", "release"})
+STATE_NAMES = STATE_KINDS | HOLD_NAMES
+_INFO_KEYS = ("month", "plan", "peak", "hold", "held", "expiresAt")
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Rows of the ledger, whatever else lives in crm.lead ("_" escaped for LIKE).
@@ -115,21 +121,24 @@ def is_state_key(key: str) -> bool:
     return key.startswith(ROW_PREFIX)
 
 
+def is_state_row(row: Row) -> bool:
+    """Month-state rows and hold rows: their own aggregate group, folded in id order."""
+    return kind_of_name(row.name) in STATE_NAMES
+
+
 def group_key(row: Row) -> str:
-    return row.name if row.kind in STATE_KINDS else row.kind
+    return row.name if is_state_row(row) else row.kind
 
 
 def state_info(meta: Mapping[str, Any]) -> str:
-    return json.dumps(
-        {k: meta[k] for k in ("month", "plan", "peak") if k in meta}, sort_keys=True, separators=(",", ":")
-    )
+    return json.dumps({k: meta[k] for k in _INFO_KEYS if k in meta}, sort_keys=True, separators=(",", ":"))
 
 
 def check_row(row: Row, user_id: str) -> None:
     """The invariants the mapping relies on (a broken row is refused before any write)."""
     if row.user_id != user_id:
         raise RowShapeError(f"row {row.name!r} belongs to {row.user_id!r}, not to {user_id!r}")
-    if kind_of_name(row.name) != row.kind:
+    if kind_of_name(row.name) != row.kind and not (row.kind == "debit" and kind_of_name(row.name) == "settle"):
         raise RowShapeError(f"row name {row.name!r} must begin with {ROW_PREFIX}{row.kind}|")
     if "|" in row.user_id:
         raise RowShapeError("user ids may not contain '|'")
@@ -151,7 +160,7 @@ def to_vals(row: Row, txn: str, base: list[Any] | None = None) -> dict[str, Any]
         "function": created.strftime(TS_FORMAT),
         "city": created.strftime("%Y-%m-%d"),
         "street": str(tool) if tool is not None else False,
-        "zip": state_info(row.meta) if row.kind in STATE_KINDS else False,
+        "zip": state_info(row.meta) if is_state_row(row) else False,
         "street2": json.dumps(
             {"meta": row.meta, "txn": txn, **({"base": base} if base is not None else {})},
             sort_keys=True,
@@ -241,7 +250,7 @@ def add_rows(groups: Iterable[Group], rows: Iterable[tuple[int, Row]]) -> list[G
     by_key = {g.key: g for g in groups}
     for rid, row in rows:
         key = group_key(row)
-        info = state_info(row.meta) if row.kind in STATE_KINDS else None
+        info = state_info(row.meta) if is_state_row(row) else None
         g = by_key.get(key)
         if g is None:
             by_key[key] = Group(key, 1, 1, row.delta, row.included_delta, rid, rid, info)
@@ -292,7 +301,7 @@ def dedupe(groups: Iterable[Group], same_name: Mapping[str, list[tuple[int, Row]
             continue
         winner_id, winner = ordered[0]
         out = remove_rows(out, ordered[1:], same_name_stays=True)
-        if winner.kind in STATE_KINDS:
+        if is_state_row(winner):
             out = [
                 replace(g, id_min=winner_id, info=state_info(winner.meta)) if g.key == winner.name else g for g in out
             ]

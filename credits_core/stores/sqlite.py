@@ -60,9 +60,12 @@ CREATE TABLE IF NOT EXISTS accounts (
     month_peak INTEGER NOT NULL,
     month_granted INTEGER NOT NULL,
     trim_seq INTEGER NOT NULL,
-    rows INTEGER NOT NULL
+    rows INTEGER NOT NULL,
+    holds TEXT NOT NULL DEFAULT '[]'
 );
 """
+# Files made before holds existed get the column (JSON list of active holds, Account.holds).
+MIGRATIONS = (("accounts", "holds", "ALTER TABLE accounts ADD COLUMN holds TEXT NOT NULL DEFAULT '[]'"),)
 
 _SNAPSHOTS = 4096  # cached accounts per connection (see SqliteStore.snapshot)
 _SNAPSHOT_ROWS = 50  # longer tails are read, not cached
@@ -87,6 +90,7 @@ class SqliteStore:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             conn = self._conn()
             conn.executescript(SCHEMA)
+            _migrate(conn)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"CZ_LEDGER_PATH: cannot open a writable SQLite ledger at {self.path!r} ({exc})",
@@ -390,7 +394,14 @@ def _describe(exc: sqlite3.Error) -> CreditsError:
     return LedgerUnavailable(f"{reason}; nothing was written", reason=reason)
 
 
-_ACCOUNT_COLS = "user_id, included, purchased, plan, month, month_peak, month_granted, trim_seq, rows"
+_ACCOUNT_COLS = "user_id, included, purchased, plan, month, month_peak, month_granted, trim_seq, rows, holds"
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    for table, column, ddl in MIGRATIONS:
+        if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
+                conn.execute(ddl)
 
 
 def _read_account(conn: sqlite3.Connection, user_id: str) -> Account:
@@ -399,14 +410,15 @@ def _read_account(conn: sqlite3.Connection, user_id: str) -> Account:
 
 
 def _to_account(r: tuple[Any, ...]) -> Account:
-    return Account(r[0], Balance(r[1], r[2]), r[3], r[4], r[5], r[6], r[7], r[8])
+    holds = tuple((k, n, e) for k, n, e in json.loads(r[9])) if r[9] != "[]" else ()
+    return Account(r[0], Balance(r[1], r[2]), r[3], r[4], r[5], r[6], r[7], r[8], holds)
 
 
 def _write_account(conn: sqlite3.Connection, acc: Account) -> None:
     conn.execute(
-        f"INSERT OR REPLACE INTO accounts ({_ACCOUNT_COLS}) VALUES (?,?,?,?,?,?,?,?,?)",
+        f"INSERT OR REPLACE INTO accounts ({_ACCOUNT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (acc.user_id, acc.balance.included, acc.balance.purchased, acc.plan, acc.month,
-         acc.month_peak, acc.month_granted, acc.trim_seq, acc.rows),
+         acc.month_peak, acc.month_granted, acc.trim_seq, acc.rows, json.dumps(acc.holds, separators=(",", ":"))),
     )
 
 

@@ -34,8 +34,9 @@ def attempt_quietly(fn, *args):
 
 
 def chip_label(state: CreditsState, *, demo: bool) -> str:
-    """``1,234 credits`` (+ `` · DEMO``)."""
-    label = credits_text(state.balance.total)
+    """``1,234 credits`` (+ `` · DEMO``); with active holds the available credits and `` · 8 held``."""
+    held = state.balance.total - state.available if state.holds and state.available is not None else 0
+    label = credits_text(state.balance.total - held) + (f" · {held:,} held" if held else "")
     return f"{label} · DEMO" if demo else label
 
 
@@ -47,6 +48,8 @@ def chip_tooltip(state: CreditsState, plan_label: str, runway: Runway | None = N
         f"**Monthly included:** {state.monthly_included:,} credits  \n"
         f"**Soft cap (included):** {state.soft_cap:,} credits  \n"
         f"**Included:** {state.balance.included:,} · **Purchased:** {state.balance.purchased:,}  \n"
+        f"**Available:** {state.balance.total if state.available is None else state.available:,} "
+        f"(balance minus active holds)  \n"
         f"{pace}"
         f"Open the Account page for the details."
     )

@@ -31,9 +31,12 @@ SPEC_ROUTES = {
     "/stripe-webhook": {"post"},
     "/credits-subscription": {"post"},
     "/credits-subscription/confirm": {"post"},
+    "/credits-hold": {"post"},
+    "/credits-settle": {"post"},
+    "/credits-release": {"post"},
 }
 BEARER = {"/credits-state", "/credits-debit", "/credits-plan", "/credits-refund", "/credits-checkout", "/credits-checkout/confirm"}
-BEARER |= {"/credits-subscription", "/credits-subscription/confirm"}
+BEARER |= {"/credits-subscription", "/credits-subscription/confirm", "/credits-hold", "/credits-settle", "/credits-release"}
 ADMIN = {"/action-registry-admin", "/action-registry/versions", "/credits-refund", "/credits-state", "/credits-plan"}
 EXAMPLES_PER_OPERATION = 30
 

@@ -193,3 +193,18 @@ def test_the_module_entry_point_exit_codes(ledger):
     assert json.loads(ok.stdout)["balance"]["total"] == 99
     assert failed.stderr.strip() == "error: unknown_tool: unknown tool 'nope'"
     assert "usage:" in usage.stderr
+
+
+def test_hold_settle_release_print_receipts(ledger, capsys):
+    code, out, _ = run(capsys, "hold", "u1", "comps_report", "h-1", "--units", "2")
+    assert code == 0 and json.loads(out)["held"] == 6 and json.loads(out)["available"] == 94
+    code, out, _ = run(capsys, "settle", "u1", "h-1", "1")
+    receipt = json.loads(out)["receipt"]
+    assert code == 0 and (receipt["reserved"], receipt["charged"], receipt["released"]) == (6, 3, 3)
+    code, out, _ = run(capsys, "tail", "u1", "--limit", "1")
+    assert json.loads(out)[0]["receipt"] == receipt
+    run(capsys, "hold", "u1", "comps_report", "h-2")
+    code, out, _ = run(capsys, "release", "u1", "h-2")
+    assert code == 0 and json.loads(out)["status"] == "released"
+    code, _, err = run(capsys, "settle", "u1", "h-2", "1")
+    assert code == 1 and "hold_closed" in err

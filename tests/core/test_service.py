@@ -27,6 +27,9 @@ def test_state_of_a_new_user(svc):
         "enforce": False,
         "month": "2026-01",
         "registryVersion": 1,
+        "available": 100,
+        "held": 0,
+        "holds": [],
         "ledgerTail": [state.ledger_tail[0].to_dict()],
     }
     grant = state.ledger_tail[0].to_dict()

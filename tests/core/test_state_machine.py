@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -23,6 +23,7 @@ from credits_core.errors import CreditsError
 from credits_core.models import Account, Balance, Row
 from credits_core.policy import rollover_rows
 from credits_core.policy.grants import current_plan
+from credits_core.policy.holds import expiry_rows
 from credits_core.registry import MemoryRegistryRepository, load_default_registry
 from tests.core.conftest import T0
 from tests.core.support import assert_consistent
@@ -66,6 +67,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.refunds: dict[str, Any] = {}
         self.sessions: dict[str, tuple[str, Any]] = {}
         self.adjusts: dict[str, tuple[str, Any]] = {}
+        self.holds: dict[str, tuple[str, str, Any]] = {}  # key → (user, tool, first answer)
+        self.ends: dict[str, Any] = {}  # hold key → first settle / release answer
         self.counter = 0
 
     def teardown(self) -> None:
@@ -84,7 +87,8 @@ class LedgerMachine(RuleBasedStateMachine):
     def rolled(self, user: str) -> Account:
         """The user's account with pending grants applied (what an operation starts from)."""
         acc = self.memory.store.account(user)
-        return acc.with_rows(rollover_rows(acc, self.registries.current(), self.clock.now()))
+        acc = acc.with_rows(rollover_rows(acc, self.registries.current(), self.clock.now()))
+        return acc.with_rows(expiry_rows(acc, self.clock.now()))
 
     def both(self, call) -> Outcome:
         """Run ``call(service)`` on every store; same answer everywhere; an error writes nothing."""
@@ -135,7 +139,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert out.code == "plan_required"
             return
         bal = acc.balance
-        if spec.credits <= bal.total:
+        if spec.credits <= bal.total - acc.held:
             inc = min(spec.credits, bal.included)
             assert out.result.balance == Balance(bal.included - inc, bal.purchased - spec.credits + inc)
             assert (out.result.row.delta, out.result.row.included_delta) == (-spec.credits, -inc)
@@ -246,11 +250,104 @@ class LedgerMachine(RuleBasedStateMachine):
                 item["credits"] = credits
         self.registries.save(doc)
 
+    @rule(
+        user=st.sampled_from(USERS),
+        tool=st.sampled_from(TOOLS),
+        units=st.one_of(st.none(), st.integers(0, 60)),
+        reuse=st.booleans(),
+        pick=st.integers(0, 10_000),
+        enforce=st.booleans(),
+    )
+    def hold(self, user: str, tool: str, units: int | None, reuse: bool, pick: int, enforce: bool) -> None:
+        known = list(self.holds)
+        key = known[pick % len(known)] if reuse and known else self.fresh("h")
+        for svc in self.services:
+            svc.enforce = enforce
+        reg, acc = self.registries.current(), self.rolled(user)
+        out = self.both(lambda svc: svc.hold(user, tool, key, units))
+        if key in self.holds:
+            first_user, first_tool, first = self.holds[key]
+            if first_user != user:
+                assert (out.code, out.error.details) == ("idempotency_conflict", {"field": "userId"})
+            elif first_tool != tool:
+                assert (out.code, out.error.details) == ("idempotency_conflict", {"field": "tool"})
+            elif units is not None and units != first.row.meta["units"]:
+                assert (out.code, out.error.details) == ("idempotency_conflict", {"field": "units"})
+            else:
+                assert out.result.replayed and out.result.to_dict() == {**first.to_dict(), "replayed": True}
+            return
+        if out.code in ("unknown_tool", "plan_required"):
+            return
+        spec = reg.tool(tool)
+        estimate = spec.unit_price * (spec.estimate_units if units is None else units)
+        available = acc.balance.total - acc.held
+        if enforce and estimate > available:
+            assert out.code == "insufficient_credits" and out.error.details["required"] == estimate
+            return
+        assert out.result.row.meta["held"] == min(estimate, max(0, available))
+        self.holds[key] = (user, tool, out.result)
+        event("hold: reserved")
+
+    @rule(pick=st.integers(0, 10_000), units=st.integers(0, 60), other=st.sampled_from((None, *USERS)))
+    def settle(self, pick: int, units: int, other: str | None) -> None:
+        if not self.holds:
+            return
+        key = list(self.holds)[pick % len(self.holds)]
+        owner, _tool, first = self.holds[key]
+        user = other or owner
+        acc = self.rolled(user)
+        out = self.both(lambda svc: svc.settle(user, key, units))
+        if user != owner:
+            assert out.code == "idempotency_conflict" and out.error.details == {"field": "userId"}
+            return
+        ended = self.ends.get(key)
+        if ended is not None and ended.row.kind == "debit":
+            if ended.row.meta["units"] == units:
+                assert out.result.to_dict() == {**ended.to_dict(), "replayed": True}
+            else:
+                assert out.code == "idempotency_conflict" and out.error.details == {"field": "units"}
+            return
+        if first.row.meta["expiresAt"] <= out_stamp(self.clock.now()):
+            assert out.code == "hold_expired"
+            event("settle: expired")
+            return
+        if ended is not None:
+            assert out.code == "hold_closed"
+            return
+        reserved = first.row.meta["held"]
+        room = acc.balance.total - (acc.held - reserved)
+        cost = first.row.meta["unitPrice"] * units
+        assert -out.result.row.delta == min(cost, max(0, room))
+        assert out.result.row.meta["released"] == max(0, reserved + out.result.row.delta)
+        self.ends[key] = out.result
+        event("settle: charged" + (" above the hold" if cost > reserved else ""))
+
+    @rule(pick=st.integers(0, 10_000))
+    def release(self, pick: int) -> None:
+        if not self.holds:
+            return
+        key = list(self.holds)[pick % len(self.holds)]
+        owner = self.holds[key][0]
+        out = self.both(lambda svc: svc.release(owner, key))
+        ended = self.ends.get(key)
+        if ended is not None and ended.row.kind == "debit":
+            assert out.code == "hold_closed"
+            return
+        assert out.result.row.kind == "release"
+        if ended is not None:
+            assert out.result.to_dict() == {**ended.to_dict(), "replayed": True}
+        self.ends.setdefault(key, out.result)
+
+    @rule(minutes=st.integers(1, 20))
+    def advance_minutes(self, minutes: int) -> None:
+        self.clock.tick(minutes=minutes)
+
     @rule(user=st.sampled_from(USERS))
     def state(self, user: str) -> None:
         expected = self.rolled(user)
         out = self.both(lambda svc: svc.state(user, tail=5))
         assert out.result.balance == expected.balance
+        assert out.result.available == max(0, expected.balance.total - expected.held)
         assert out.result.month == month_of(self.clock.now())
 
     @rule(days=st.integers(0, 20), hours=st.integers(0, 23))
@@ -315,12 +412,21 @@ def check_user_history(user: str, rows: list[Row]) -> None:
         if row.kind == "refund":
             debit = debits[row.name.removeprefix("CZ_SMCR|refund|")]
             assert (row.delta, row.included_delta) == (-debit.delta, -debit.included_delta)
+        held_before = acc.held
         acc = acc.with_rows([row])
         assert acc.balance.included >= 0 and acc.balance.purchased >= 0, "a balance went negative"
+        if row.kind in ("hold", "debit") and (row.delta or acc.held > held_before):
+            assert acc.balance.total - acc.held >= 0, f"{row.name} took available below zero: {acc}"
     if after_rollover:
         assert acc.balance.included <= CAP[acc.plan or "base"]
     for month, total in granted.items():
         assert total <= max(MONTHLY[p] for p in held[month]), f"{month}: granted {total} > highest plan held"
+
+
+def out_stamp(at: Any) -> str:
+    from credits_core.models import stamp
+
+    return stamp(at)
 
 
 LedgerMachine.TestCase.settings = settings(

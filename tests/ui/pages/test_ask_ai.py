@@ -32,7 +32,7 @@ def test_cost_is_shown_before_asking(demo: AppTest) -> None:
     assert any("costs **1 credit**" in m.value and "balance: **100**" in m.value for m in demo.markdown)
     assert demo.button(key="cz_ask_submit").label == "Ask · 1 credit"
     demo.button_group(key="cz_ask_tool").set_value("ask_ai_deep").run()
-    assert any("costs **5 credits**" in m.value and "Intelligence" in m.value for m in demo.markdown)
+    assert any("reserves **8 credits**" in m.value and "Intelligence" in m.value for m in demo.markdown)
 
 
 def test_debit_until_blocked_with_enforcement(demo: AppTest) -> None:
@@ -103,3 +103,47 @@ def test_plan_required_links_to_upgrade(demo: AppTest) -> None:
     assert "Upgrade needed" in text and "Intelligence" in text
     assert any("Change plan" in p.value for p in demo.get("page_link"))
     assert debits(demo) == []
+
+
+def on_intelligence(at: AppTest) -> None:
+    demo_service(at).change_plan(demo_user(at), "intelligence", reason="test")
+
+
+def test_deep_research_reserves_charges_and_releases(demo: AppTest) -> None:
+    open_page(demo, "pages/ask_ai.py")
+    on_intelligence(demo)
+    before = demo_service(demo).state(demo_user(demo), tail=0).balance.total
+    ask(demo, "Deep dive into 2019 buyout secondaries", tool="ask_ai_deep")
+    assert "reserved 8 · charged 5 · released 3" in messages(demo)
+    assert chip(demo) == f"{before - 5:,} credits · DEMO"
+    tail = demo_service(demo).ledger_tail(demo_user(demo), 2)
+    assert [r.kind for r in tail] == ["debit", "hold"] and tail[0].meta["released"] == 3
+    demo.button(key="cz_ask_submit").click().run()  # a double click replays: no second hold, no second charge
+    assert chip(demo) == f"{before - 5:,} credits · DEMO"
+    assert demo_service(demo).state(demo_user(demo), tail=0).holds == ()
+
+
+def test_a_failed_deep_research_releases_its_hold(demo: AppTest) -> None:
+    open_page(demo, "pages/ask_ai.py")
+    on_intelligence(demo)
+    before = demo_service(demo).state(demo_user(demo), tail=0).balance.total
+    demo.toggle(key="cz_ask_fail").set_value(True).run()
+    ask(demo, "Extract the fees", tool="document_extract")
+    assert "hold was released" in messages(demo) and "reserved 6 · charged 0 · released 6" in messages(demo)
+    assert chip(demo) == f"{before:,} credits · DEMO"
+    assert [r.kind for r in demo_service(demo).ledger_tail(demo_user(demo), 2)] == ["release", "hold"]
+
+
+def test_ops_lists_active_and_expired_holds(demo: AppTest) -> None:
+    from credits_core.ops_holds import holds_frame
+
+    service, user = demo_service(demo), demo_user(demo)
+    service.hold(user, "comps_report", "ops-h1")
+    service.hold(user, "comps_report", "ops-h2")
+    service.settle(user, "ops-h2", 1)
+    frame = holds_frame(service.store, service.now(), user)
+    assert dict(zip(frame["holdKey"], frame["status"], strict=True)) == {"ops-h1": "active", "ops-h2": "settled"}
+    later = service.now().replace(year=service.now().year + 1)
+    assert holds_frame(service.store, later, user).set_index("holdKey").loc["ops-h1", "status"] == "expired"
+    open_page(demo, "pages/ops_ledger.py")
+    assert any("Holds · 1 active" in e.label for e in demo.expander)
