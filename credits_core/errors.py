@@ -239,9 +239,3 @@ class WebhookInvalid(PaymentError, BadRequest):
 
     code, http_status = "webhook_invalid", 400
     default_message = "The webhook could not be verified."
-
-
-# Old names, until every branch has moved to the names by meaning above.
-PaymentRequired = InsufficientCredits
-Conflict = StateConflict
-PaymentProviderError = PaymentsUnavailable

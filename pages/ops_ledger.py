@@ -14,7 +14,6 @@ import pandas as pd
 import streamlit as st
 
 from credits_core.models import KINDS
-from credits_core.ops_holds import holds_frame
 from credits_ui import ops_data, session
 from credits_ui.components.admin import Scope, choose_scope, unlock_form
 from credits_ui.components.chain_export import chain_export
@@ -171,7 +170,7 @@ def _date_range(first: date, last: date) -> tuple[date | None, date | None]:
 
 def _holds(service, user: str | None) -> None:
     """Active and expired holds (and how the recent ones ended)."""
-    holds, err = capture(holds_frame, service.store, service.now(), user)
+    holds, err = capture(service.holds, user)
     if holds is None:
         show_error(err)  # type: ignore[arg-type]
         return
