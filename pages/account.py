@@ -11,11 +11,12 @@ from credits_core.models import CreditsState
 from credits_ui import flash
 from credits_ui.components import subscription, topup
 from credits_ui.components.errors import attempt, capture, friendly_message
+from credits_ui.components.plan_picker import plan_picker
 from credits_ui.components.scenarios import FAIL_KEY
 from credits_ui.fmt import money
 from credits_ui.layout import page_header, page_session
 from credits_ui.main import run_page
-from credits_ui.pricing import options_from_registry, tool_allowed
+from credits_ui.pricing import options_from_registry
 from credits_ui.session import UiSession
 
 _CONFIRMED = "cz_confirmed_checkouts"
@@ -102,31 +103,17 @@ def _plan_block(ui: UiSession, state: CreditsState) -> None:
         return
     st.caption("DEMO: plans switch for free here; signed in, a plan is a paid Stripe subscription.")
     plans = sorted(ui.service.registry.plans, key=lambda p: p.rank)
-    ids = [p.id for p in plans]
-    by_id = {p.id: p for p in plans}
-
-    def label(plan_id: str) -> str:
-        p = by_id[plan_id]
-        mine = " (current)" if plan_id == state.plan else ""
-        return f"{p.label} — {money(p.monthly_price, p.currency)}/mo · {p.monthly_included:,} credits/mo{mine}"
-
-    choice = st.selectbox(
-        "Choose a plan",
-        ids,
-        index=ids.index(state.plan) if state.plan in ids else 0,
-        format_func=label,
-        key=f"cz_plan_choice_{state.plan}",
-    )
+    choice = plan_picker(plans, state)
     if choice == state.plan:
         st.caption("Pick another plan to preview what changes before you confirm.")
         return
     preview = attempt(ui.service.change_plan, ui.user_id, choice, dry_run=True)
     if preview is None:
         return
-    new = by_id[choice]
+    new = ui.service.registry.plan(choice)
     with st.container(border=True, key="cz_plan_preview"):
         st.markdown(
-            f"**Preview: {by_id[state.plan].label} → {new.label}** (DEMO, free; nothing is changed until you confirm)"
+            f"**Preview: {ui.service.registry.plan(state.plan).label} → {new.label}** (DEMO, free; nothing is changed until you confirm)"
         )
         c1, c2, c3 = st.columns(3)
         c1.metric(
@@ -219,7 +206,7 @@ def _matrix_block(ui: UiSession, state: CreditsState) -> None:
             "Category": [t.category for t in registry.tools],
             "Credits": [t.credits for t in registry.tools],
             "Needs": [ranks.get(c.min_rank, "") + "+" if c.min_rank is not None else "Any plan" for c in tools],
-            **{labels[p.id]: [tool_allowed(c, p) for c in tools] for p in plans},
+            **{labels[p.id]: [registry.allows(p.id, t.id) for t in registry.tools] for p in plans},
             "What it does": [t.description for t in registry.tools],
         }
     )

@@ -32,6 +32,7 @@ from ..fmt import money
 from ..session import UiSession
 from . import topup
 from .errors import attempt, capture, friendly_message
+from .plan_picker import plan_picker
 
 _CHECKOUT = "cz_sub_checkout"  # (plan label, Checkout URL) to continue to
 _PENDING = "cz_sub_pending"  # (subscription id, plan) waiting for Stripe's confirmation
@@ -97,21 +98,7 @@ def plan_block(ui: UiSession, state: CreditsState) -> None:
         )
     elif sub is not None and sub.cancel_at_period_end:
         st.warning(f"Your subscription ends on {_date(sub.current_period_end)}; choose a plan to keep it.")
-    ids = [p.id for p in plans]
-    by_id = {p.id: p for p in plans}
-
-    def label(plan_id: str) -> str:
-        p = by_id[plan_id]
-        mine = " (current)" if plan_id == state.plan else ""
-        return f"{p.label} — {money(p.monthly_price, p.currency)}/mo · {p.monthly_included:,} credits/mo{mine}"
-
-    choice = st.selectbox(
-        "Choose a plan",
-        ids,
-        index=ids.index(state.plan) if state.plan in ids else 0,
-        format_func=label,
-        key=f"cz_plan_choice_{state.plan}",
-    )
+    choice = plan_picker(plans, state)
     resumes = sub is not None and sub.cancel_at_period_end and choice == sub.plan_id
     if choice == state.plan and sub is not None and not resumes:
         st.caption("Pick another plan to preview what changes before you confirm.")
