@@ -43,17 +43,7 @@ EXPAND_CHARGE = "payment_intent.latest_charge"
 
 def session_charge(gateway: StripeGateway, session_id: str) -> ChargeState | None:
     """The session's charge as Stripe reports it now; None when it has none (nothing paid)."""
-    try:
-        session = gateway._client.v1.checkout.sessions.retrieve(
-            session_id, params={"expand": [EXPAND_CHARGE]}
-        ).to_dict()
-    except stripe.InvalidRequestError as e:
-        if e.http_status == 404 or e.code == "resource_missing":
-            raise CheckoutNotFound() from None
-        raise provider_error(e, "read the checkout") from None
-    except stripe.StripeError as e:
-        raise provider_error(e, "read the checkout") from None
-    return charge_of(session)
+    return charge_of(gateway.retrieve_session(session_id, expand=[EXPAND_CHARGE]))
 
 
 def paid_session_of_payment_intent(
@@ -61,7 +51,7 @@ def paid_session_of_payment_intent(
 ) -> tuple[PaidSession, ChargeState | None] | None:
     """The paid top-up session of ``payment_intent`` with its charge; None when not one of ours."""
     try:
-        found = gateway._client.v1.checkout.sessions.list(
+        found = gateway.client.v1.checkout.sessions.list(
             params={"payment_intent": payment_intent, "limit": 1, "expand": [f"data.{EXPAND_CHARGE}"]}
         ).to_dict()
     except stripe.StripeError as e:

@@ -246,16 +246,7 @@ class StripeGateway:
         Raises ``CheckoutNotPaid`` (open / expired / processing),
         ``CheckoutNotFound`` (unknown, or not a top-up of this app) or
         ``PaymentsUnavailable``."""
-        if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
-            raise CheckoutNotFound(reason="bad_id")
-        try:
-            session = self._client.v1.checkout.sessions.retrieve(session_id).to_dict()
-        except stripe.InvalidRequestError as e:
-            if e.http_status == 404 or e.code == "resource_missing":
-                raise CheckoutNotFound() from None
-            raise provider_error(e, "read the checkout") from None
-        except stripe.StripeError as e:
-            raise provider_error(e, "read the checkout") from None
+        session = self.retrieve_session(session_id)
         try:
             paid = paid_from(session)
         except NotOurs:
@@ -274,6 +265,20 @@ class StripeGateway:
         return paid
 
     # -- webhooks --------------------------------------------------------------------
+
+    def retrieve_session(self, session_id: str, *, expand: list[str] | None = None) -> dict[str, Any]:
+        """A Checkout Session as Stripe has it now (``CheckoutNotFound`` / ``PaymentsUnavailable`` otherwise)."""
+        if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
+            raise CheckoutNotFound(reason="bad_id")
+        params = {"expand": expand} if expand else None
+        try:
+            return self._client.v1.checkout.sessions.retrieve(session_id, params=params).to_dict()
+        except stripe.InvalidRequestError as e:
+            if e.http_status == 404 or e.code == "resource_missing":
+                raise CheckoutNotFound() from None
+            raise provider_error(e, "read the checkout") from None
+        except stripe.StripeError as e:
+            raise provider_error(e, "read the checkout") from None
 
     def parse_webhook(self, payload: bytes, signature_header: str | None) -> WebhookEvent | None:
         """Verify a webhook with stripe's own verifier and return what to act on.

@@ -81,6 +81,7 @@ class StripeSubscriptions:
     """Plan subscriptions through the gateway's ``StripeClient``."""
 
     def __init__(self, gateway: StripeGateway) -> None:
+        self._gateway = gateway
         self._client = gateway.client
         self.public_app_url = gateway.public_app_url
 
@@ -143,16 +144,7 @@ class StripeSubscriptions:
         Another user's session → ``Forbidden`` (before anything else);
         open / expired → ``CheckoutNotPaid``; unknown or not a plan
         session → ``CheckoutNotFound``."""
-        if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
-            raise CheckoutNotFound(reason="bad_id")
-        try:
-            session = self._client.v1.checkout.sessions.retrieve(session_id).to_dict()
-        except stripe.InvalidRequestError as e:
-            if e.http_status == 404 or e.code == "resource_missing":
-                raise CheckoutNotFound() from None
-            raise provider_error(e, "read the checkout") from None
-        except stripe.StripeError as e:
-            raise provider_error(e, "read the checkout") from None
+        session = self._gateway.retrieve_session(session_id)
         meta = session.get("metadata") or {}
         if session.get("mode") != "subscription" or not isinstance(meta, Mapping) or meta.get("kind") != KIND:
             raise CheckoutNotFound(reason="not_a_plan_subscription")
