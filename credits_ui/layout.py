@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import session
 from .components.errors import capture, show_error
-from .session import UiSession
+from .session import UiSession, current
 
 
 def page_session() -> UiSession | None:
     """This browser session's service and user, or ``None`` after a friendly error."""
-    ui, err = capture(session.current)
+    ui, err = capture(current)
     if ui is None:
         show_error(err)  # type: ignore[arg-type]
     return ui

@@ -22,6 +22,7 @@ from .components.demo_controls import demo_controls
 from .components.errors import capture, show_error
 from .components.scenarios import open_link, scenario_menu
 from .session import UiSession
+from .session.auth import auth_configured, auth_providers
 
 APP_TITLE = "Secondary Market credits"
 _IN_FRAME: ContextVar[bool] = ContextVar("cz_in_frame", default=False)
@@ -57,8 +58,8 @@ def _sidebar(ui: UiSession | None) -> None:
             with st.expander("DEMO controls", expanded=True, icon=":material/science:"):
                 demo_controls(ui)
                 scenario_menu(ui)
-        if session.auth_configured():
-            for provider in session.auth_providers():
+        if auth_configured():
+            for provider in auth_providers():
                 label = "Sign in" if provider is None else f"Sign in with {provider.title()}"
                 args = () if provider is None else (provider,)
                 st.button(label, icon=":material/login:", on_click=st.login, args=args, width="stretch", type="primary")

@@ -25,7 +25,8 @@ from credits_ui.components.errors import capture, show_error
 from credits_ui.fmt import credits_text
 from credits_ui.layout import page_header, page_session
 from credits_ui.main import run_page
-from credits_ui.session import UiSession, think_seconds
+from credits_ui.session import UiSession
+from credits_ui.session.prefs import think_seconds
 
 ASK_TOOLS = ("ask_ai", "ask_ai_deep", "document_extract")
 DEPTH_LABELS = {"ask_ai": "Quick answer", "ask_ai_deep": "Deep research", "document_extract": "Memo extraction"}

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from credits_core.models import KINDS
-from credits_ui import ops_data, session
+from credits_ui import ops_data
 from credits_ui.components.admin import Scope, choose_scope, unlock_form
 from credits_ui.components.chain_export import chain_export
 from credits_ui.components.errors import capture, show_error
@@ -24,6 +24,7 @@ from credits_ui.components.reconciliation import reconciliation_panel
 from credits_ui.layout import page_header, page_session
 from credits_ui.main import run_page
 from credits_ui.session import UiSession
+from credits_ui.session.admin import can_view_ops, secret_unlocked
 
 ALL_USERS = "All users"
 _REFRESH = "cz_ops_refresh"
@@ -134,7 +135,7 @@ def _metrics(totals: pd.DataFrame) -> None:
 def _gate(ui: UiSession) -> Scope | None:
     """Who may see what (see module docstring)."""
     if not ui.is_demo:
-        if session.can_view_ops(ui):
+        if can_view_ops(ui):
             return choose_scope(ui, key="cz_ops")
         st.warning(
             "**Admins only.** The Ops ledger shows every user's credits. Ask to be added to `CZ_ADMIN_USERS`, "
@@ -143,7 +144,7 @@ def _gate(ui: UiSession) -> Scope | None:
         )
         unlock_form("cz_ops_unlock")
         return None
-    if not session.secret_unlocked():
+    if not secret_unlocked():
         st.info(
             "**DEMO** — you are looking at this DEMO session's own ledger. Ops staff see every user's ledger "
             "after signing in as an admin or typing the admin secret.",

@@ -16,7 +16,7 @@ import streamlit as st
 
 from credits_core.insights import last_full_month
 from credits_core.seed import PERSONA_PLAN, PERSONAS
-from credits_ui import pricing, replay_view, session
+from credits_ui import pricing, replay_view
 from credits_ui.components.admin import Scope, choose_scope, unlock_form
 from credits_ui.components.errors import capture, show_error
 from credits_ui.components.export import export_button
@@ -24,6 +24,7 @@ from credits_ui.fmt import money
 from credits_ui.layout import page_header, page_session
 from credits_ui.main import run_page
 from credits_ui.session import UiSession
+from credits_ui.session.admin import can_view_ops, secret_unlocked
 
 _EDITORS = ("cz_price_usage", "cz_price_tools", "cz_price_plans", "cz_price_packs")
 _REPLAY = "cz_replay_report"
@@ -283,11 +284,11 @@ def render() -> None:
 
 def _replay_scope(ui: UiSession) -> Scope | None:
     """Whose ledger the replay reads: the server's for admins, else this DEMO session's."""
-    if not ui.is_demo and not session.can_view_ops(ui):
+    if not ui.is_demo and not can_view_ops(ui):
         st.info("Replaying the server ledger is for admins (`CZ_ADMIN_USERS` or the admin secret).", icon=":material/lock:")
         unlock_form("cz_replay_unlock")
         return None
-    if ui.is_demo and not session.secret_unlocked():
+    if ui.is_demo and not secret_unlocked():
         with st.expander("Replay the server ledger (admin secret)", icon=":material/key:"):
             unlock_form("cz_replay_unlock")
     return choose_scope(ui, key="cz_replay")

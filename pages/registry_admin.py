@@ -14,19 +14,20 @@ import pandas as pd
 import streamlit as st
 
 from credits_core.registry import Registry
-from credits_ui import flash, session
+from credits_ui import flash
 from credits_ui.components.admin import Scope, choose_scope, unlock_form
 from credits_ui.components.errors import attempt, capture, show_error
 from credits_ui.fmt import money
 from credits_ui.layout import page_header, page_session
 from credits_ui.main import run_page
+from credits_ui.session.admin import secret_unlocked
 
 
 def _scope() -> Scope | None:
     ui = page_session()
     if ui is None:
         return None
-    if ui.is_demo and not session.secret_unlocked():
+    if ui.is_demo and not secret_unlocked():
         st.info(
             "**DEMO** — edits are saved to this DEMO session's own registry; the server's registry is untouched.",
             icon=":material/science:",
@@ -104,7 +105,7 @@ def _parse(scope: Scope, text: str) -> tuple[dict | None, Registry | None]:
 
 
 def _editor(scope: Scope, current: Registry) -> None:
-    can_save = scope.is_demo or session.secret_unlocked()
+    can_save = scope.is_demo or secret_unlocked()
     st.caption(
         "Edit the JSON, **Validate** to list every problem, then **Save** as a new version. "
         "`tenant`, `version` and `updatedAt` are set on save; past ledger rows keep their prices."

@@ -16,8 +16,8 @@ import streamlit as st
 from credits_core import CreditsService
 from credits_core.runtime import shared_service
 
-from .. import session
 from ..session import UiSession
+from ..session.admin import admin_secret, lock, secret_unlocked, try_unlock
 from .errors import capture, show_error
 
 SERVER_LABEL = "Server ledger"
@@ -35,14 +35,14 @@ class Scope:
 
 def unlock_form(key: str) -> None:
     """A password field for the admin secret, with Unlock / Lock."""
-    if session.secret_unlocked():
+    if secret_unlocked():
         c1, c2 = st.columns([3, 1], vertical_alignment="center")
         c1.success("Admin secret accepted for this browser session.", icon=":material/lock_open:")
         if c2.button("Lock", key=f"{key}_lock", icon=":material/lock:"):
-            session.lock()
+            lock()
             st.rerun()
         return
-    if session.admin_secret() is None:
+    if admin_secret() is None:
         st.info(
             "The admin secret is not set on this server (`CZ_REGISTRY_ADMIN_SECRET`), so it cannot unlock anything.",
             icon=":material/key_off:",
@@ -55,7 +55,7 @@ def unlock_form(key: str) -> None:
         )
         submitted = c2.form_submit_button("Unlock", icon=":material/key:", width="stretch")
     if submitted:
-        if session.try_unlock(typed):
+        if try_unlock(typed):
             st.rerun()
         st.error("That secret is not right.", icon=":material/lock:")
 
@@ -67,7 +67,7 @@ def choose_scope(ui: UiSession, *, key: str) -> Scope | None:
     """
     if not ui.is_demo:
         return Scope(ui.service, False, SERVER_LABEL)
-    if not session.secret_unlocked():
+    if not secret_unlocked():
         return Scope(ui.service, True, DEMO_LABEL)
     source = st.segmented_control(
         "Ledger", [SERVER_LABEL, DEMO_LABEL], default=SERVER_LABEL, required=True, key=f"{key}_scope"

@@ -12,8 +12,9 @@ import uuid
 
 import streamlit as st
 
-from .. import flash, session
+from .. import flash
 from ..session import UiSession
+from ..session.demo import reset_demo
 from .errors import attempt
 
 ENFORCE_KEY = "cz_demo_enforce"
@@ -84,7 +85,7 @@ def demo_controls(ui: UiSession) -> None:
     if st.button("Spend down", icon=":material/trending_down:", help="Empty the balance at once", width="stretch"):
         _spend_down(ui)
     if st.button("Reset demo", icon=":material/restart_alt:", help="Start over as a new visitor", width="stretch"):
-        session.reset_demo()
+        reset_demo()
         flash.push_and_rerun("info", "DEMO reset: a fresh visitor on the Base plan.")
 
 

@@ -16,8 +16,10 @@ import streamlit as st
 from credits_core import scenarios
 from credits_core.errors import CreditsError
 
-from .. import flash, nav, session
+from .. import flash, nav
 from ..session import UiSession
+from ..session.auth import signed_in
+from ..session.demo import DEMO_ENFORCE_DEFAULT, demo_service, demo_user_id, reset_demo
 from .demo_controls import ENFORCE_KEY
 
 SCENARIO_KEY = "cz_demo_scenario"
@@ -35,9 +37,9 @@ def _start(applied: scenarios.Applied) -> None:
 
 def _apply(scenario: str, plan: str) -> None:
     """Button callback: a fresh DEMO visitor put into ``scenario`` (runs before the next script run)."""
-    enforce = bool(st.session_state.get(ENFORCE_KEY, session.DEMO_ENFORCE_DEFAULT))
-    session.reset_demo()
-    service, user = session.demo_service(), session.demo_user_id()
+    enforce = bool(st.session_state.get(ENFORCE_KEY, DEMO_ENFORCE_DEFAULT))
+    reset_demo()
+    service, user = demo_service(), demo_user_id()
     service.enforce = enforce
     try:
         applied = scenarios.apply(service, user, scenario, plan=plan)
@@ -88,16 +90,16 @@ def open_link() -> None:
     params = {k: st.query_params.get_all(k) for k in st.query_params}
     for key in params:
         st.query_params.pop(key, None)
-    if session.signed_in():
+    if signed_in():
         flash.push("warning", "Scenario links open DEMO states; sign out to open one. Your account was not changed.")
         return
-    session.reset_demo()
-    service, user = session.demo_service(), session.demo_user_id()
+    reset_demo()
+    service, user = demo_service(), demo_user_id()
     try:
         state = scenarios.decode(params, service)
         applied = scenarios.rebuild(service, user, state)
     except CreditsError as exc:
-        session.reset_demo()
+        reset_demo()
         flash.push("error", f"This scenario link could not be opened ({exc}). Here is a fresh DEMO instead.")
         return
     _start(applied)
