@@ -32,7 +32,8 @@ from credits_core.clock import add_months, month_of
 from credits_core.models import Account, Balance, Row
 from credits_core.registry import load_default_registry
 from credits_core.stores import RowFilter
-from credits_core.stores.sqlite import _ROW_COLS, PRAGMAS, SCHEMA, _from_row, _to_row, _write_account
+from credits_core.stores.sqlite.group_commit import write_account
+from credits_core.stores.sqlite.schema import PRAGMAS, ROW_COLS, SCHEMA, from_row, to_row
 
 try:
     from .report import figure, text_table
@@ -74,7 +75,7 @@ def _raw_debit_row(i: int) -> tuple[Any, ...]:
             "balanceAfter": {"total": 10_000_000 - i, "included": 0, "purchased": 10_000_000 - i},
         },
     )
-    return (*_from_row(row), "ask_ai")
+    return (*from_row(row), "ask_ai")
 
 
 def debit_throughput(n: int, max_seconds: float, rounds: int = 4) -> dict[str, Any]:
@@ -128,7 +129,7 @@ _TOOL_MIX = (
         "portfolio_scan",
     ]
 )
-_INSERT = f"INSERT INTO ledger ({_ROW_COLS}, tool) VALUES (?,?,?,?,?,?,?,?)"
+_INSERT = f"INSERT INTO ledger ({ROW_COLS}, tool) VALUES (?,?,?,?,?,?,?,?)"
 
 
 def _bal(included: int, purchased: int) -> str:
@@ -268,7 +269,7 @@ def build_user(conn: sqlite3.Connection, user: str, n: int, end: datetime, chunk
         total += t[3]
         inc += t[4]
         if t[2] not in ("debit", "topup"):
-            structural.append(_to_row(t))
+            structural.append(to_row(t))
         if len(batch) == chunk:
             conn.executemany(_INSERT, batch)
             batch = []
@@ -280,7 +281,7 @@ def build_user(conn: sqlite3.Connection, user: str, n: int, end: datetime, chunk
     ).fetchone()
     assert sums == (rows, total, inc), (sums, acc)
     assert acc.plan == "professional" and acc.balance.included >= 0 and acc.balance.purchased >= 0
-    _write_account(conn, acc)
+    write_account(conn, acc)
     conn.execute("COMMIT")
     return acc
 

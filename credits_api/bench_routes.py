@@ -21,7 +21,7 @@ import threading
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from credits_core.stores.sqlite import PRAGMAS
+from credits_core.stores.sqlite.schema import PRAGMAS
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS bench_raw (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, body TEXT NOT NULL)"
 # About the size of a debit row's metadata.

@@ -1,4 +1,4 @@
-"""The asyncio-native group commit of ``SqliteStore.transact_async``.
+"""The asyncio-native group commit of ``SqliteStore.transact_async`` (the batch itself: ``group_commit.py``).
 
 Requests append a job and await its future. One batch at a time (a task of
 the event loop) takes every queued job, opens ``BEGIN IMMEDIATE``, runs each

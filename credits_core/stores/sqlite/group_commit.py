@@ -1,0 +1,83 @@
+"""The one write path's batch: decisions in SAVEPOINTs of one write transaction, failing together.
+
+Both group commits use it — the threads' ``SqliteStore.transact`` and the
+event loop's :class:`~.async_commit.AsyncCommitter`: each job's decision runs
+in its own SAVEPOINT (a decision that raises rolls back only its own rows),
+and a batch whose transaction fails gives every job of it the failure, so
+none of it is acknowledged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import LedgerUnavailable
+from ...models import Account
+from ...policy.ledger import Decision, Lookup
+from ..base import append_all
+from .errors import translate
+from .reads import find, read_account
+from .schema import ACCOUNT_COLS, ROW_COLS, from_row
+
+
+@dataclass(eq=False)
+class Job:
+    user_id: str
+    decide: Callable[[Account, Lookup], Decision[Any]]
+    done: bool = False
+    ran: bool = False  # its decision ran in a batch that COMMITted
+    result: Any = None
+    error: BaseException | None = None
+
+
+def run_batch(conn: sqlite3.Connection, batch: list[Job]) -> None:
+    """Every job of ``batch`` in its own SAVEPOINT of the open write transaction."""
+    for job in batch:
+        _run_job(conn, job)
+        if not conn.in_transaction:  # SQLite aborted the whole transaction (e.g. disk full)
+            raise job.error or LedgerUnavailable("the ledger transaction was aborted; nothing was written")
+
+
+def fail_batch(conn: sqlite3.Connection, batch: list[Job], exc: BaseException) -> None:
+    """Roll the batch back and give every call of it the failure: none of it is acknowledged."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    failure = translate(exc) if isinstance(exc, sqlite3.Error) else exc
+    for job in batch:
+        if job.error is None:
+            job.result, job.error = None, failure
+
+
+def _run_job(conn: sqlite3.Connection, job: Job) -> None:
+    conn.execute("SAVEPOINT job")
+    try:
+        acc = read_account(conn, job.user_id)
+        decision = job.decide(acc, lambda name: find(conn, name))
+        rows = append_all(decision.rows)
+        if rows:
+            conn.executemany(
+                f"INSERT INTO ledger ({ROW_COLS}, tool) VALUES (?,?,?,?,?,?,?,?)",
+                [(*from_row(r), r.meta.get("tool")) for r in rows],
+            )
+            write_account(conn, acc.with_rows(rows))
+        conn.execute("RELEASE job")
+        job.result = decision.result
+    except Exception as exc:
+        job.error = translate(exc) if isinstance(exc, sqlite3.Error) else exc
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+
+
+def write_account(conn: sqlite3.Connection, acc: Account) -> None:
+    conn.execute(
+        f"INSERT OR REPLACE INTO accounts ({ACCOUNT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (acc.user_id, acc.balance.included, acc.balance.purchased, acc.plan, acc.month,
+         acc.month_peak, acc.month_granted, acc.trim_seq, acc.rows, json.dumps(acc.holds, separators=(",", ":"))),
+    )
