@@ -19,7 +19,8 @@ USER = "holder"
 THREADS = 8
 
 
-def _service(target: str, clock_at: datetime = AT):
+def _service(target: str, clock_at: datetime = AT) -> tuple[Any, Any]:
+    """``(service, store)`` on ``target`` (a SQLite path or an Odoo URL); the store is read directly."""
     from credits_core import CreditsService, FixedClock, SqliteStore
     from credits_core.registry import MemoryRegistryRepository
 
@@ -30,7 +31,8 @@ def _service(target: str, clock_at: datetime = AT):
     else:
         store = SqliteStore(target)
     # No plan (no monthly grant): the balance is exactly what the scenario tops up.
-    return CreditsService(store, MemoryRegistryRepository(), clock=FixedClock(clock_at), enforce=True, starter_plan="none")
+    service = CreditsService(store, MemoryRegistryRepository(), clock=FixedClock(clock_at), enforce=True, starter_plan="none")
+    return service, store
 
 
 def _threads(fn, items: list[Any]) -> None:
@@ -45,7 +47,7 @@ def _threads(fn, items: list[Any]) -> None:
 def _hold_worker(target: str, keys: list[str], out: Any) -> None:
     from credits_core.errors import CreditsError
 
-    service, codes = _service(target), Counter()
+    service, codes = _service(target)[0], Counter()
 
     def one(key: str) -> None:
         try:
@@ -61,7 +63,7 @@ def _hold_worker(target: str, keys: list[str], out: Any) -> None:
 def _settle_worker(target: str, key: str, n: int, out: Any) -> None:
     from credits_core.errors import CreditsError
 
-    service, answers = _service(target), []
+    service, answers = _service(target)[0], []
 
     def one(_: int) -> None:
         try:
@@ -85,12 +87,12 @@ def _in_two_processes(worker, args_per_process: list[tuple]) -> list[Any]:
     return got
 
 
-def _rows_check(service) -> tuple[int, int, int]:
+def _rows_check(store) -> tuple[int, int, int]:
     """(credits held by active holds, balance, available) read back from the rows."""
     from credits_core.models import Account
     from credits_core.stores.base import RowFilter
 
-    rows = list(reversed(service.store.rows(RowFilter(user_id=USER))))
+    rows = list(reversed(store.rows(RowFilter(user_id=USER))))
     acc = Account(USER).with_rows(rows)
     return acc.held, acc.balance.total, acc.balance.total - acc.held
 
@@ -98,7 +100,7 @@ def _rows_check(service) -> tuple[int, int, int]:
 def _racing_holds(target: str, label: str, count: int) -> Any:
     from bench.reliability_support import Outcome
 
-    service = _service(target)
+    service, store = _service(target)
     service.top_up(USER, "pack_100", "cs-holds", credits=300, price=1, currency="usd")  # 300 = 100 holds of 3
     service.state(USER, tail=0)
     keys = [f"race-{i}" for i in range(count)]
@@ -106,7 +108,7 @@ def _racing_holds(target: str, label: str, count: int) -> Any:
     codes = Counter()
     for c in got:
         codes.update(c)
-    held, balance, available = _rows_check(service)
+    held, balance, available = _rows_check(store)
     active = held // 3
     ok = active == 100 and codes["ok"] == active and available >= 0 and balance >= 0
     return Outcome(
@@ -135,14 +137,14 @@ def abandoned_holds_expire(tmp: Path, clerk: Any, quick: bool) -> Any:
 
     count = 200 if quick else 1000
     target = str(tmp / "ledger.sqlite3")
-    service = _service(target)
+    service, _ = _service(target)
     service.top_up(USER, "pack_2000", "cs-abandon", credits=10 * count, price=1, currency="usd")
     _threads(lambda i: service.hold(USER, "comps_report", f"gone-{i}", 1), list(range(count)))
     before = service.state(USER, tail=0)
-    later = _service(target, AT + timedelta(minutes=16))  # past the 15-minute time-to-live
+    later, later_store = _service(target, AT + timedelta(minutes=16))  # past the 15-minute time-to-live
     after = later.state(USER, tail=0)
-    released = sum(1 for i in range(count) if later.store.find(f"CZ_SMCR|release|gone-{i}") is not None)
-    held, balance, available = _rows_check(later)
+    released = sum(1 for i in range(count) if later_store.find(f"CZ_SMCR|release|gone-{i}") is not None)
+    held, balance, available = _rows_check(later_store)
     ok = len(before.holds) == count and not after.holds and released == count and held == 0 and available == balance
     return Outcome(
         f"{count:,} abandoned holds, time-to-live passed",
@@ -159,13 +161,13 @@ def racing_settles(tmp: Path, clerk: Any, quick: bool) -> Any:
     from bench.reliability_support import Outcome
 
     target = str(tmp / "ledger.sqlite3")
-    service = _service(target)
+    service, store = _service(target)
     service.state(USER, tail=0)
     service.top_up(USER, "pack_100", "cs-settle", credits=100, price=1, currency="usd")
     service.hold(USER, "comps_report", "once", 2)
     got = _in_two_processes(_settle_worker, [(target, "once", 5), (target, "once", 5)])
     answers = Counter(a for per in got for a in per)
-    charges = [r for r in service.store.rows() if r.name == "CZ_SMCR|settle|once"]
+    charges = [r for r in store.rows() if r.name == "CZ_SMCR|settle|once"]
     ok = len(charges) == 1 and answers == Counter({"CZ_SMCR|settle|once": 10})
     return Outcome(
         "the same settle key ×10 racing",
@@ -181,7 +183,7 @@ def _pair_worker(target: str, prefix: str) -> None:
     """Hold + settle pairs until killed; prints each key once its settle is acknowledged."""
     import sys
 
-    service = _service(target)
+    service, _ = _service(target)
     lock = threading.Lock()
 
     def loop(t: int) -> None:
@@ -208,7 +210,7 @@ def sigkill_during_pairs(tmp: Path, clerk: Any, quick: bool) -> Any:
     from credits_core.stores.base import RowFilter
 
     target, kills = str(tmp / "ledger.sqlite3"), 5 if quick else 20
-    service = _service(target)
+    service, _ = _service(target)
     service.top_up(USER, "pack_2000", "cs-kill", credits=10_000_000, price=1, currency="usd")
     acked: list[str] = []
     rng = random.Random(7)
@@ -222,7 +224,7 @@ def sigkill_during_pairs(tmp: Path, clerk: Any, quick: bool) -> Any:
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate(timeout=60)
         acked += [line for line in [first, *out.splitlines()] if line.strip()]
-    store = _service(target).store
+    _, store = _service(target)
     missing = sum(1 for key in acked if store.find(f"CZ_SMCR|settle|{key}") is None)
     rows = list(reversed(store.rows(RowFilter(user_id=USER))))
     derived, kept = Account(USER).with_rows(rows), store.account(USER)

@@ -171,9 +171,10 @@ def disk_full(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
 def read_only(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
     """The ledger file becomes immutable (chattr +i): writes fail clearly, reads still work."""
     path = tmp / "ro" / "ledger.sqlite3"
-    service = CreditsService(SqliteStore(path))
+    store = SqliteStore(path)
+    service = CreditsService(store)
     service.debit("ro_user", "ask_ai", "ro-1")
-    service.store.close()
+    store.close()
     for extra in ("-wal", "-shm"):
         Path(f"{path}{extra}").unlink(missing_ok=True)
     locked = subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0

@@ -67,11 +67,12 @@ def duplicate_debits(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
 def racers_sqlite(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
     """50 concurrent distinct debits over a balance that covers 10 (enforce on), over HTTP."""
     ledger = tmp / "ledger.sqlite3"
-    service = CreditsService(SqliteStore(ledger), enforce=True)
+    store = SqliteStore(ledger)
+    service = CreditsService(store, enforce=True)
     user = "racer_sqlite"
     for i in range(90):  # the Base grant is 100: leave exactly 10 credits for 1-credit questions
         service.debit(user, "ask_ai", f"drain-{i}")
-    service.store.close()
+    store.close()
     token = clerk.mint(user, exp_in=3600)
     with _servers(tmp, clerk, count=2, CZ_CREDITS_ENFORCE="1") as urls, httpx.Client() as client:
         barrier = threading.Barrier(50)

@@ -1,7 +1,8 @@
 """Plans are paid subscriptions: a user's token previews, only the admin header applies.
 
-Runs ``create_api()`` in-process (Starlette's TestClient) on a memory ledger with
-the product's default starter plan (``none``), the same routes as the server.
+Runs ``create_api()`` in-process (Starlette's TestClient) on a temporary SQLite
+ledger with the product's default starter plan (``none``), the same routes as the
+server; the test reads that file with its own ``SqliteStore``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import jwt
 import pytest
@@ -17,16 +19,17 @@ with warnings.catch_warnings():  # "use httpx2" notice of Starlette's TestClient
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from credits_core.runtime import reset_shared, shared_service
+from credits_core import SqliteStore
+from credits_core.runtime import reset_shared
 from tests.standins.clerk_jwks import pem_of, rsa_key
 
 ADMIN = "adm_paid_plans_secret"
 
 
 @pytest.fixture
-def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def client(monkeypatch: pytest.MonkeyPatch, ledger_path: Path) -> Iterator[TestClient]:
     key = rsa_key("paid-plans")
-    monkeypatch.setenv("CZ_LEDGER", "memory")
+    monkeypatch.setenv("CZ_LEDGER_PATH", str(ledger_path))
     monkeypatch.setenv("CLERK_JWT_KEY", pem_of(key))
     monkeypatch.setenv("CZ_REGISTRY_ADMIN_SECRET", ADMIN)
     monkeypatch.setenv("CZ_ADMIN_USERS", "u_ops, ops@example.com")
@@ -46,8 +49,21 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
         reset_shared()
 
 
-def rows_of(user: str) -> list:
-    return shared_service().store.tail(user, 500)
+@pytest.fixture
+def ledger_path(tmp_path: Path) -> Path:
+    return tmp_path / "ledger.sqlite3"
+
+
+@pytest.fixture
+def store(client: TestClient, ledger_path: Path) -> Iterator[SqliteStore]:
+    """The server's ledger file, opened by the test."""
+    store = SqliteStore(ledger_path)
+    yield store
+    store.close()
+
+
+def rows_of(store: SqliteStore, user: str) -> list:
+    return store.tail(user, 500)
 
 
 def test_a_signed_in_user_without_a_subscription_has_no_plan_and_no_grant(client):
@@ -60,16 +76,16 @@ def test_a_signed_in_user_without_a_subscription_has_no_plan_and_no_grant(client
     assert r.json()["error"]["subscribe"]["api"] == "POST /api/credits-subscription"
 
 
-def test_a_users_token_previews_a_plan_but_never_applies_one(client):
+def test_a_users_token_previews_a_plan_but_never_applies_one(client, store):
     h = client.token("u_plan")
     dry = client.post("/credits-plan", json={"plan": "professional", "dryRun": True}, headers=h)
     assert dry.status_code == 200 and dry.json()["granted"] == 1500 and dry.json()["dryRun"] is True
-    before = rows_of("u_plan")
+    before = rows_of(store, "u_plan")
     r = client.post("/credits-plan", json={"plan": "professional"}, headers=h)
     assert r.status_code == 403, r.text
     error = r.json()["error"]
     assert error["code"] == "subscription_required" and error["subscribe"]["api"] == "POST /api/credits-subscription"
-    assert rows_of("u_plan") == before  # nothing written
+    assert rows_of(store, "u_plan") == before  # nothing written
     r = client.post("/credits-plan", json={"plan": "base", "dryRun": True, "userId": "someone_else"}, headers=h)
     assert r.status_code == 403 and r.json()["error"]["field"] == "userId"
 
@@ -88,11 +104,11 @@ def test_the_admin_header_applies_a_plan_change_for_a_user(client):
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
 
 
-def test_a_support_read_writes_nothing(client):
+def test_a_support_read_writes_nothing(client, store):
     r = client.get("/credits-state?userId=user_typo", headers={"x-cz-registry-admin": ADMIN})
     assert r.status_code == 200 and r.json()["balance"]["total"] == 0
-    assert rows_of("user_typo") == []
-    assert shared_service().store.account("user_typo").month is None
+    assert rows_of(store, "user_typo") == []
+    assert store.account("user_typo").month is None
 
 
 def test_an_admin_user_from_cz_admin_users_is_an_admin_on_the_api_too(client):

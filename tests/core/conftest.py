@@ -1,4 +1,8 @@
-"""Fixtures of the credits_core tests: a fixed clock, the default registry, services."""
+"""Fixtures of the credits_core tests: a fixed clock, the default registry, services and their stores.
+
+A test that reads rows asks for the ``store`` its ``service`` was built on
+(or a ``Ledger`` from ``make_ledger``), never for the service's own attribute.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import pytest
 
 from credits_core import CreditsService, FixedClock, MemoryStore, SqliteStore
 from credits_core.registry import MemoryRegistryRepository, Registry, load_default_registry
+from tests.ledgers import Ledger
 
 # Mid-month, so that ticking by days stays in January unless a test says otherwise.
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -26,9 +31,15 @@ def registry() -> Registry:
 
 
 @pytest.fixture
-def service(clock: FixedClock) -> CreditsService:
-    """Warn-only service on a MemoryStore with the default registry."""
-    return CreditsService(MemoryStore(), MemoryRegistryRepository(), clock=clock)
+def store() -> MemoryStore:
+    """The store of ``service`` (and ``enforced``)."""
+    return MemoryStore()
+
+
+@pytest.fixture
+def service(store: MemoryStore, clock: FixedClock) -> CreditsService:
+    """Warn-only service on ``store`` (a MemoryStore) with the default registry."""
+    return CreditsService(store, MemoryRegistryRepository(), clock=clock)
 
 
 @pytest.fixture
@@ -43,17 +54,17 @@ def sqlite_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_service(clock: FixedClock, tmp_path: Path) -> Iterator[Callable[..., CreditsService]]:
-    """``make_service("memory" | "sqlite", enforce=...)``; SQLite stores are closed afterwards."""
+def make_ledger(clock: FixedClock, tmp_path: Path) -> Iterator[Callable[..., Ledger]]:
+    """``make_ledger("memory" | "sqlite", enforce=...)`` → ``(service, store)``; SQLite stores are closed afterwards."""
     opened: list[SqliteStore] = []
 
-    def make(kind: str = "memory", *, enforce: bool = False) -> CreditsService:
+    def make(kind: str = "memory", *, enforce: bool = False) -> Ledger:
         if kind == "sqlite":
             store = SqliteStore(tmp_path / f"ledger-{len(opened)}.sqlite3")
             opened.append(store)
         else:
             store = MemoryStore()
-        return CreditsService(store, MemoryRegistryRepository(), enforce=enforce, clock=clock)
+        return Ledger(CreditsService(store, MemoryRegistryRepository(), enforce=enforce, clock=clock), store)
 
     yield make
     for store in opened:

@@ -22,6 +22,7 @@ from credits_core.errors import (
 )
 from credits_core.models import Account
 from credits_core.registry import SqliteRegistryRepository
+from credits_core.stores import LedgerStore
 from tests.core.conftest import T0
 from tests.core.support import assert_consistent
 
@@ -45,16 +46,16 @@ BAD_KEYS = [
 BAD_USERS = ["", "a|b", "has space", "u" * 129, "ctrl\x00", "tab\t", None, 7, ["u"]]
 
 
-def assert_nothing_written(service: CreditsService) -> None:
-    assert service.store.rows() == []
-    assert service.store.accounts() == []
+def assert_nothing_written(store: LedgerStore) -> None:
+    assert store.rows() == []
+    assert store.accounts() == []
 
 
 # -- keys and user ids ------------------------------------------------------------
 
 
 @pytest.mark.parametrize("key", BAD_KEYS)
-def test_malformed_idempotency_keys_are_refused_everywhere(service, key):
+def test_malformed_idempotency_keys_are_refused_everywhere(service, store, key):
     calls = {
         "idempotencyKey": [lambda: service.debit("u", "ask_ai", key), lambda: service.refund(key)],
         "sessionId": [lambda: service.top_up("u", "pack_100", key)],
@@ -70,7 +71,7 @@ def test_malformed_idempotency_keys_are_refused_everywhere(service, key):
             assert "1-200 characters" in err.message
             if isinstance(key, str) and len(key) > 40:
                 assert key not in err.message  # long input is not echoed back whole
-    assert_nothing_written(service)
+    assert_nothing_written(store)
 
 
 @pytest.mark.parametrize("key", ["k", "k" * 200, "A-Za-z0-9._:-", "stripe:cs_test_a1.b-2_c"])
@@ -79,7 +80,7 @@ def test_well_formed_keys_are_accepted(service, key):
 
 
 @pytest.mark.parametrize("user", BAD_USERS)
-def test_malformed_user_ids_are_refused_everywhere(service, user):
+def test_malformed_user_ids_are_refused_everywhere(service, store, user):
     calls = [
         lambda: service.state(user),
         lambda: service.debit(user, "ask_ai", "k"),
@@ -92,13 +93,13 @@ def test_malformed_user_ids_are_refused_everywhere(service, user):
         with pytest.raises(InvalidKey) as info:
             fn()
         assert info.value.details["field"] == "userId"
-    assert_nothing_written(service)
+    assert_nothing_written(store)
 
 
-def test_an_unknown_user_reads_as_empty_and_is_not_written_by_a_read(service):
+def test_an_unknown_user_reads_as_empty_and_is_not_written_by_a_read(service, store):
     assert service.ledger_tail("stranger") == []
-    assert service.store.account("stranger") == Account("stranger")
-    assert_nothing_written(service)
+    assert store.account("stranger") == Account("stranger")
+    assert_nothing_written(store)
     with pytest.raises(NotFound):
         service.refund("stranger-key")
 
@@ -107,28 +108,28 @@ def test_an_unknown_user_reads_as_empty_and_is_not_written_by_a_read(service):
 
 
 @pytest.mark.parametrize("tool", ["teleport", "", "ASK_AI", None, 3, ["ask_ai"], {"id": "ask_ai"}])
-def test_unknown_tools(service, tool):
+def test_unknown_tools(service, store, tool):
     with pytest.raises(UnknownTool) as info:
         service.debit("u", tool, "k1")
     assert info.value.http_status == 400 and "unknown tool" in info.value.message
-    assert_nothing_written(service)  # not even the first grant
+    assert_nothing_written(store)  # not even the first grant
 
 
 @pytest.mark.parametrize("plan", ["platinum", "", "Base", None, 2, ["base"], {"a": 1}])
-def test_unknown_plans(service, plan):
+def test_unknown_plans(service, store, plan):
     for dry_run in (True, False):
         with pytest.raises(UnknownPlan) as info:
             service.change_plan("u", plan, dry_run=dry_run)
         assert "plans are base, intelligence, professional" in info.value.message
-    assert_nothing_written(service)
+    assert_nothing_written(store)
 
 
 @pytest.mark.parametrize("pack", ["pack_1", "", None, 100, ["pack_100"]])
-def test_unknown_packs(service, pack):
+def test_unknown_packs(service, store, pack):
     with pytest.raises(UnknownPack) as info:
         service.top_up("u", pack, "cs_1")
     assert "packs are pack_100, pack_500, pack_2000" in info.value.message
-    assert_nothing_written(service)
+    assert_nothing_written(store)
 
 
 @pytest.mark.parametrize("limit", ["20", 2.5, None, True, [20]])
@@ -139,11 +140,11 @@ def test_non_integer_limits_are_bad_requests(service, limit):
 
 
 @pytest.mark.parametrize("delta", ["5", 5.0, None, True])
-def test_non_integer_adjustments_are_bad_requests(service, delta):
+def test_non_integer_adjustments_are_bad_requests(service, store, delta):
     with pytest.raises(BadRequest) as info:
         service.adjust("u", "a1", delta, "included", "x")
     assert info.value.details["field"] == "delta"
-    assert_nothing_written(service)
+    assert_nothing_written(store)
 
 
 def test_limits_are_clamped_to_1_500(service):

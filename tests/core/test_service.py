@@ -6,14 +6,27 @@ from datetime import UTC, datetime
 
 import pytest
 
+from credits_core import CreditsService
 from credits_core.models import Balance
-from credits_core.stores import RowFilter
+from credits_core.stores import LedgerStore, RowFilter
 from tests.core.support import assert_consistent, kinds, user_rows
+from tests.ledgers import Ledger
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def svc(request, make_service):
-    return make_service(request.param)
+def ledger(request, make_ledger) -> Ledger:
+    return make_ledger(request.param)
+
+
+@pytest.fixture
+def svc(ledger: Ledger) -> CreditsService:
+    return ledger.service
+
+
+@pytest.fixture
+def store(ledger: Ledger) -> LedgerStore:
+    """The store ``svc`` was built on."""
+    return ledger.store
 
 
 def test_state_of_a_new_user(svc):
@@ -37,11 +50,11 @@ def test_state_of_a_new_user(svc):
     assert grant["bucket"] == "included"
 
 
-def test_reading_state_again_writes_nothing(svc, clock):
+def test_reading_state_again_writes_nothing(svc, store, clock):
     svc.state("u")
     clock.tick(days=10)
     svc.state("u")
-    assert kinds(user_rows(svc.store, "u")) == ["grant"]
+    assert kinds(user_rows(store, "u")) == ["grant"]
 
 
 def test_catch_up_on_the_first_touch_after_several_months(svc, clock):
@@ -62,22 +75,22 @@ def test_catch_up_on_the_first_touch_after_several_months(svc, clock):
     assert state.month == "2026-06"
 
 
-def test_a_debit_in_a_new_month_grants_first_in_the_same_transaction(svc, clock):
+def test_a_debit_in_a_new_month_grants_first_in_the_same_transaction(svc, store, clock):
     svc.state("u")
     svc.adjust("u", "drain", -100, "included", "empty")
     clock.at = datetime(2026, 2, 1, tzinfo=UTC)
     svc.enforce = True
     res = svc.debit("u", "comps_report", "k1")
     assert res.balance == Balance(97, 0)
-    assert kinds(user_rows(svc.store, "u"))[-2:] == ["grant", "debit"]
+    assert kinds(user_rows(store, "u"))[-2:] == ["grant", "debit"]
 
 
-def test_included_is_spent_before_purchased_over_a_month(svc):
+def test_included_is_spent_before_purchased_over_a_month(svc, store):
     svc.top_up("u", "pack_100", "cs_1")
     for i in range(34):
         svc.debit("u", "comps_report", f"k{i}")  # 102 credits: 100 included then 2 purchased
     assert svc.state("u").balance == Balance(0, 98)
-    mixed = svc.store.find("CZ_SMCR|debit|k33")
+    mixed = store.find("CZ_SMCR|debit|k33")
     assert (mixed.included_delta, mixed.purchased_delta, mixed.bucket) == (-1, -2, "mixed")
 
 
@@ -120,7 +133,7 @@ def test_matrix_and_top_up_path(svc):
     assert [p["id"] for p in path["packs"]] == ["pack_100", "pack_500", "pack_2000"]
 
 
-def test_ops_frames(svc):
+def test_ops_frames(svc, store):
     svc.top_up("alice", "pack_500", "cs_1")
     svc.change_plan("alice", "intelligence")
     svc.debit("alice", "valuation_model", "a1")
@@ -139,4 +152,4 @@ def test_ops_frames(svc):
     rows = svc.rows(RowFilter(user_id="bob"))
     assert list(rows["kind"]) == ["debit", "grant"] and rows.iloc[0]["tool"] == "ask_ai"
     for user in ("alice", "bob"):
-        assert_consistent(svc.store, user)
+        assert_consistent(store, user)

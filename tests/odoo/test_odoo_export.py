@@ -7,12 +7,13 @@ import json
 
 from credits_core import CreditsService
 from credits_core.export import export_chain, verify_chain
+from credits_core.stores.odoo import OdooStore
 from tests.core.export.test_chain import edit_delta, history
 
 
-def test_export_streams_pages_and_verifies_on_odoo(service: CreditsService):
+def test_export_streams_pages_and_verifies_on_odoo(service: CreditsService, store: OdooStore):
     history(service, users=2)
-    rows = list(service.store.iter_rows(batch=3))  # several pages
+    rows = list(store.iter_rows(batch=3))  # several pages
     assert [r.name for r in rows] == [r.name for r in reversed(service.export_rows())]
     buf = io.BytesIO()
     head = export_chain(service, buf)

@@ -15,6 +15,7 @@ import pytest
 from credits_core import CreditsService, FixedClock
 from credits_core.registry import MemoryRegistryRepository
 from tests.core.conftest import T0
+from tests.ledgers import Ledger
 from tests.odoo.support import open_store
 from tests.standins.odoo_server import FakeOdoo
 
@@ -81,13 +82,13 @@ def race(
     return answers
 
 
-def prepare(fake: FakeOdoo, protocol: str, user: str, **top_up: int) -> CreditsService:
+def prepare(fake: FakeOdoo, protocol: str, user: str, **top_up: int) -> Ledger:
     store = open_store(fake, protocol)
     service = CreditsService(store, MemoryRegistryRepository(), clock=FixedClock(T0))
     service.state(user)
     for ref, credits in top_up.items():
         service.top_up(user, "pack_100", ref, credits=credits, price=1, currency="usd")
-    return service
+    return Ledger(service, store)
 
 
 def active_names(fake: FakeOdoo, kind: str) -> Counter:
@@ -98,7 +99,7 @@ def active_names(fake: FakeOdoo, kind: str) -> Counter:
     ("protocol", "jitter_s"), [("jsonrpc", 0.0), ("json2", 0.004)], ids=["jsonrpc", "json2-random-latency"]
 )
 def test_same_key_from_two_processes_one_row_one_answer(fake, protocol, tmp_path, jitter_s):
-    service = prepare(fake, protocol, "u")
+    store = prepare(fake, protocol, "u").store
     keys = [f"same-{i}" for i in range(100)]
     first, second = race(fake, protocol, tmp_path, "u", "ask_ai", [keys, keys], jitter_s=jitter_s)
     assert all(a["ok"] for a in first + second), [a for a in first + second if not a["ok"]]
@@ -107,7 +108,7 @@ def test_same_key_from_two_processes_one_row_one_answer(fake, protocol, tmp_path
         assert not (a["replayed"] and b["replayed"]), a["key"]  # one of them wrote it
     debits = active_names(fake, "debit")
     assert set(debits) == {f"CZ_SMCR|debit|{k}" for k in keys} and set(debits.values()) == {1}
-    acc = service.store.account("u")
+    acc = store.account("u")
     assert acc.balance.included == 100 - 100 and acc.rows == 101
     # every answer is the one kept in the surviving row
     kept = {
@@ -120,7 +121,7 @@ def test_same_key_from_two_processes_one_row_one_answer(fake, protocol, tmp_path
     ("protocol", "jitter_s"), [("json2", 0.0), ("jsonrpc", 0.004)], ids=["json2", "jsonrpc-random-latency"]
 )
 def test_distinct_debits_never_overspend(fake, protocol, tmp_path, jitter_s):
-    service = prepare(fake, protocol, "u")
+    service, store = prepare(fake, protocol, "u")
     service.adjust("u", "drain", -90, "included", "leave 10 credits")
     keys = [[f"p{p}-{i}" for i in range(12)] for p in range(2)]
     answers = race(fake, protocol, tmp_path, "u", "ask_ai", keys, enforce=True, jitter_s=jitter_s)
@@ -129,5 +130,5 @@ def test_distinct_debits_never_overspend(fake, protocol, tmp_path, jitter_s):
     assert {a["code"] for a in flat if not a["ok"]} == {"insufficient_credits"}
     assert all(a["balance"]["total"] >= 0 for a in flat if a["ok"])
     assert len(active_names(fake, "debit")) == 10
-    acc = service.store.account("u")
+    acc = store.account("u")
     assert acc.balance.total == 0 and acc.balance.included == 0

@@ -59,16 +59,17 @@ def script(service: CreditsService, clock: FixedClock) -> list[Any]:
 def test_same_answers_and_rows_as_the_memory_store(store):
     odoo_clock, memory_clock = FixedClock(T0), FixedClock(T0)
     odoo = CreditsService(store, MemoryRegistryRepository(), clock=odoo_clock)
-    memory = CreditsService(MemoryStore(), MemoryRegistryRepository(), clock=memory_clock)
+    memory_store = MemoryStore()
+    memory = CreditsService(memory_store, MemoryRegistryRepository(), clock=memory_clock)
     got, want = script(odoo, odoo_clock), script(memory, memory_clock)
     assert len(got) == len(want)
     for i, (a, b) in enumerate(zip(got, want, strict=True)):
         assert a == b, f"answer {i} differs"
     for user in ("ann", "bob"):
-        assert user_rows(store, user) == user_rows(memory.store, user)
-        assert assert_consistent(store, user) == memory.store.account(user)
-    assert store.daily_totals() == memory.store.daily_totals()
-    assert store.top_tools() == memory.store.top_tools()
+        assert user_rows(store, user) == user_rows(memory_store, user)
+        assert assert_consistent(store, user) == memory_store.account(user)
+    assert store.daily_totals() == memory_store.daily_totals()
+    assert store.top_tools() == memory_store.top_tools()
 
 
 def test_plan_required_and_insufficient_credits_write_nothing(service, store, fake):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from credits_core import SqliteStore
 from credits_core.runtime import shared_service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,3 +96,13 @@ def server_service():
 
 def ledger_path() -> str:
     return os.environ["CZ_LEDGER_PATH"]
+
+
+@contextmanager
+def server_store() -> Iterator[SqliteStore]:
+    """The server's ledger file, opened by the test with ``credits_core.SqliteStore``."""
+    store = SqliteStore(ledger_path())
+    try:
+        yield store
+    finally:
+        store.close()

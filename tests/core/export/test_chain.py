@@ -12,6 +12,7 @@ from credits_core import CreditsService
 from credits_core.cli import main
 from credits_core.export import GENESIS, canonical, export_chain, link, verify_chain
 from credits_core.models import KINDS, LEDGER_USER
+from tests.ledgers import Ledger
 
 
 def history(service: CreditsService, users: int = 3) -> None:
@@ -34,8 +35,8 @@ def verify(service: CreditsService, lines: list[bytes]):
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def ledger(request: pytest.FixtureRequest, make_service: Callable[..., CreditsService]) -> CreditsService:
-    service = make_service(request.param)
+def ledger(request: pytest.FixtureRequest, make_ledger: Callable[..., Ledger]) -> CreditsService:
+    service = make_ledger(request.param).service
     history(service)
     return service
 
@@ -109,8 +110,8 @@ def test_a_rehashed_file_disagrees_with_the_checkpoint(ledger: CreditsService):
     assert not verdict.ok and verdict.kind == "rewritten"
 
 
-def test_an_export_of_another_ledger_has_no_checkpoint_here(ledger: CreditsService, make_service):
-    other = make_service("memory")
+def test_an_export_of_another_ledger_has_no_checkpoint_here(ledger: CreditsService, make_ledger):
+    other = make_ledger("memory").service
     history(other, users=1)
     verdict = verify(ledger, exported(other))
     assert not verdict.ok and verdict.kind == "no_checkpoint"

@@ -29,7 +29,7 @@ from credits_core.payments.plan_sync import (
 )
 from credits_core.payments.subscriptions import StripeSubscriptions
 from credits_core.registry import NO_PLAN
-from credits_core.stores.base import RowFilter
+from credits_core.stores.base import LedgerStore, RowFilter
 from tests.standins.stripe_server import FakeStripe
 
 TENANT = "cityzeen"
@@ -50,9 +50,9 @@ def subs(fake: FakeStripe) -> StripeSubscriptions:
 
 
 @pytest.fixture
-def service() -> CreditsService:
+def service(store: MemoryStore) -> CreditsService:
     clock = FixedClock(datetime(2026, 11, 10, 12, tzinfo=UTC))
-    return CreditsService(MemoryStore(), clock=clock, starter_plan=NO_PLAN)
+    return CreditsService(store, clock=clock, starter_plan=NO_PLAN)
 
 
 def gateway(fake: FakeStripe) -> StripeGateway:
@@ -84,42 +84,42 @@ def deliver(service: CreditsService, fake: FakeStripe, events: list[dict[str, An
     return out
 
 
-def rows(service: CreditsService, *kinds: str, user: str = USER) -> list:
-    return list(reversed(service.store.rows(RowFilter(user_id=user, kinds=kinds))))
+def rows(store: LedgerStore, *kinds: str, user: str = USER) -> list:
+    return list(reversed(store.rows(RowFilter(user_id=user, kinds=kinds))))
 
 
 def plan_of(service: CreditsService, user: str = USER) -> str:
     return service.state(user, tail=0).plan
 
 
-def test_a_new_server_user_has_no_plan_until_stripe_confirms(service: CreditsService, fake: FakeStripe, subs):
+def test_a_new_server_user_has_no_plan_until_stripe_confirms(service: CreditsService, store, fake: FakeStripe, subs):
     assert plan_of(service) == NO_PLAN
     session_id, sub_id = subscribe(service, subs)
     assert plan_of(service) == NO_PLAN  # paid, but nothing confirmed yet
     first = confirm_subscription_checkout(service, subs, USER, session_id, tenant=TENANT, via="confirm")
     assert (first.action, first.plan, first.subscription_id) == ("changed", "intelligence", sub_id)
     assert plan_of(service) == "intelligence"
-    [plan_row] = rows(service, "plan")
+    [plan_row] = rows(store, "plan")
     assert plan_row.meta["subscription"] == sub_id and plan_row.meta["via"] == "confirm"
     assert (plan_row.meta["stripeStatus"], plan_row.meta["subscriptionRegistryVersion"]) == ("active", 1)
     assert plan_row.name == f"CZ_SMCR|plan|{USER}|stripe:{sub_id}:intelligence:start"
-    assert [r.delta for r in rows(service, "upgrade")] == [INTELLIGENCE]
+    assert [r.delta for r in rows(store, "upgrade")] == [INTELLIGENCE]
     again = confirm_subscription_checkout(service, subs, USER, session_id, tenant=TENANT, via="confirm")
     assert again.action == "unchanged"
     assert deliver(service, fake, fake.events_about(sub_id)) == ["unchanged"] * 3
-    assert len(rows(service, "plan")) == 1 and service.state(USER, tail=0).balance.included == INTELLIGENCE
+    assert len(rows(store, "plan")) == 1 and service.state(USER, tail=0).balance.included == INTELLIGENCE
 
 
-def test_events_redelivered_three_times_and_shuffled_write_one_plan_row(service, fake: FakeStripe, subs):
+def test_events_redelivered_three_times_and_shuffled_write_one_plan_row(service, store, fake: FakeStripe, subs):
     _, sub_id = subscribe(service, subs)
     events = fake.events_about(sub_id) * 3
     random.Random(3).shuffle(events)
     actions = deliver(service, fake, events)
     assert actions.count("plan_changed") == 1 and set(actions) == {"plan_changed", "unchanged"}
-    assert len(rows(service, "plan")) == 1 and len(rows(service, "upgrade")) == 1
+    assert len(rows(store, "plan")) == 1 and len(rows(store, "upgrade")) == 1
 
 
-def test_updated_before_created_converges_on_stripes_present_state(service, fake: FakeStripe, subs):
+def test_updated_before_created_converges_on_stripes_present_state(service, store, fake: FakeStripe, subs):
     _, sub_id = subscribe(service, subs)
     # Changed at Stripe (say, in Stripe's customer portal) before any event reached us.
     subs.change_plan(
@@ -135,11 +135,11 @@ def test_updated_before_created_converges_on_stripes_present_state(service, fake
     updated = fake.events_about(sub_id, ["customer.subscription.updated"])
     assert deliver(service, fake, updated + created) == ["plan_changed", "unchanged"]
     assert plan_of(service) == "professional"
-    assert [r.meta["plan"] for r in rows(service, "plan")] == ["professional"]
-    assert [r.delta for r in rows(service, "upgrade")] == [PROFESSIONAL]
+    assert [r.meta["plan"] for r in rows(store, "plan")] == ["professional"]
+    assert [r.delta for r in rows(store, "upgrade")] == [PROFESSIONAL]
 
 
-def test_deleted_before_updated_ends_the_plan_once_with_a_trim(service, fake: FakeStripe, subs):
+def test_deleted_before_updated_ends_the_plan_once_with_a_trim(service, store, fake: FakeStripe, subs):
     session_id, sub_id = subscribe(service, subs)
     confirm_subscription_checkout(service, subs, USER, session_id, tenant=TENANT, via="confirm")
     cancel = request_plan(service, subs, USER, NO_PLAN, tenant=TENANT)
@@ -150,28 +150,28 @@ def test_deleted_before_updated_ends_the_plan_once_with_a_trim(service, fake: Fa
     deleted = fake.events_about(sub_id, ["customer.subscription.deleted"])
     updated = fake.events_about(sub_id, ["customer.subscription.updated"])
     assert deliver(service, fake, deleted + updated + deleted) == ["plan_changed", "unchanged", "unchanged"]
-    assert [r.meta["plan"] for r in rows(service, "plan")] == ["intelligence", NO_PLAN]
-    assert [r.delta for r in rows(service, "trim")] == [-INTELLIGENCE]
+    assert [r.meta["plan"] for r in rows(store, "plan")] == ["intelligence", NO_PLAN]
+    assert [r.delta for r in rows(store, "trim")] == [-INTELLIGENCE]
     assert service.state(USER, tail=0).balance.included == 0
     with pytest.raises(NoSubscription):
         request_plan(service, subs, USER, NO_PLAN, tenant=TENANT)
     assert request_plan(service, subs, USER, "base", tenant=TENANT).action == "checkout"  # subscribe anew
 
 
-def test_switching_a_b_a_b_writes_each_transition_and_grants_once(service, fake: FakeStripe, subs):
+def test_switching_a_b_a_b_writes_each_transition_and_grants_once(service, store, fake: FakeStripe, subs):
     session_id, sub_id = subscribe(service, subs)
     confirm_subscription_checkout(service, subs, USER, session_id, tenant=TENANT, via="confirm")
     for plan in ("professional", "intelligence", "professional"):
         assert request_plan(service, subs, USER, plan, tenant=TENANT).action == "updated"
         assert sync_subscription(service, subs, sub_id, tenant=TENANT, via="webhook").action == "changed"
-    plans = rows(service, "plan")
+    plans = rows(store, "plan")
     assert [r.meta["plan"] for r in plans] == ["intelligence", "professional", "intelligence", "professional"]
     assert len({r.name for r in plans}) == 4
-    assert [r.delta for r in rows(service, "upgrade")] == [INTELLIGENCE, PROFESSIONAL - INTELLIGENCE]
+    assert [r.delta for r in rows(store, "upgrade")] == [INTELLIGENCE, PROFESSIONAL - INTELLIGENCE]
     assert deliver(service, fake, fake.events_about(sub_id) * 2).count("plan_changed") == 0
 
 
-def test_confirm_and_webhooks_racing_write_one_plan_row(service, fake: FakeStripe, subs):
+def test_confirm_and_webhooks_racing_write_one_plan_row(service, store, fake: FakeStripe, subs):
     session_id, sub_id = subscribe(service, subs)
     events = fake.events_about(sub_id)
     barrier = threading.Barrier(8)
@@ -194,7 +194,7 @@ def test_confirm_and_webhooks_racing_write_one_plan_row(service, fake: FakeStrip
     for t in threads:
         t.join(60)
     assert len(results) == 8
-    assert len(rows(service, "plan")) == 1 and len(rows(service, "upgrade")) == 1
+    assert len(rows(store, "plan")) == 1 and len(rows(store, "upgrade")) == 1
     assert plan_of(service) == "intelligence"
 
 
@@ -217,10 +217,10 @@ def test_late_events_of_an_old_subscription_do_not_end_a_newer_one(service, fake
     assert plan_of(service, admin_user) == "intelligence"
 
 
-def test_ownership_tenant_and_unknown_subscriptions(service, fake: FakeStripe, subs):
+def test_ownership_tenant_and_unknown_subscriptions(service, store, fake: FakeStripe, subs):
     session_id, sub_id = subscribe(service, subs)
     with pytest.raises(Forbidden):
         confirm_subscription_checkout(service, subs, "user_thief", session_id, tenant=TENANT, via="confirm")
     assert sync_subscription(service, subs, sub_id, tenant="other-tenant", via="webhook").action == "ignored"
-    assert rows(service, "plan") == []
+    assert rows(store, "plan") == []
     assert plan_of(service) == NO_PLAN

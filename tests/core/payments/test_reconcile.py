@@ -17,9 +17,9 @@ from tests.standins.stripe_server import FakeStripe, WebhookSink
 
 
 @pytest.fixture
-def app() -> Iterator[App]:
+def app(store: MemoryStore) -> Iterator[App]:
     with FakeStripe(lifetime_s=120, webhook_retry_delays=(0.01, 0.01)) as fake:
-        service = CreditsService(MemoryStore(), MemoryRegistryRepository(), clock=FixedClock(T0))
+        service = CreditsService(store, MemoryRegistryRepository(), clock=FixedClock(T0))
         yield App(service, gateway_for(fake), fake)
 
 
@@ -72,7 +72,7 @@ def test_a_clean_ledger_reports_zero_drift(app: App):
     assert report.drift == [] and report.checked["paidSessions"] == 2 and report.checked["sessions"] == 3
 
 
-def test_each_planted_drift_is_found_then_repaired_exactly_once(app: App):
+def test_each_planted_drift_is_found_then_repaired_exactly_once(app: App, store: MemoryStore):
     s = plant(app)
     report = run(app)
     found = {(d.code, d.stripe_id): d for d in report.drift}
@@ -98,7 +98,7 @@ def test_each_planted_drift_is_found_then_repaired_exactly_once(app: App):
         ("credited_not_paid", s["by_hand"]): "reversed",
         ("stripe_object_missing", "cs_test_no_such_session"): "skipped",
     }
-    acct = app.service.store.account
+    acct = store.account
     assert acct("u_never_confirmed").balance.purchased == 100
     assert acct("u_lost_webhook").balance.purchased == 100
     assert acct("u_refunded").balance.purchased == 50, "half the charge refunded: half the pack taken back"
@@ -117,7 +117,7 @@ def test_each_planted_drift_is_found_then_repaired_exactly_once(app: App):
     assert rows(app) == after
 
 
-def test_a_reversal_never_goes_below_zero_and_records_the_shortfall(app: App):
+def test_a_reversal_never_goes_below_zero_and_records_the_shortfall(app: App, store: MemoryStore):
     sid = unpaid_session(app, "u_spender")
     app.service.top_up("u_spender", "pack_100", sid)
     app.service.adjust("u_spender", "spend", -60, "purchased", "spent 60 of the pack")
@@ -125,7 +125,7 @@ def test_a_reversal_never_goes_below_zero_and_records_the_shortfall(app: App):
     (done,) = repair(app.service, app.gateway, report, tenant=TENANT)
     row = app.service.find_row(done.row)  # type: ignore[arg-type]
     assert row is not None and (row.delta, row.meta["wanted"], row.meta["short"]) == (-40, 100, 60)
-    assert "short 60" in row.meta["reason"] and app.service.store.account("u_spender").balance.purchased == 0
+    assert "short 60" in row.meta["reason"] and store.account("u_spender").balance.purchased == 0
 
 
 def test_a_mismatched_top_up_is_reported_for_a_human(app: App):

@@ -44,12 +44,17 @@ def orders(steps: list[str]) -> list[tuple[str, ...]]:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    store = SqliteStore(tmp_path / "ledger.sqlite3")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def app(store: SqliteStore) -> Iterator[App]:
     with FakeStripe(lifetime_s=300) as fake:
-        store = SqliteStore(tmp_path / "ledger.sqlite3")
         service = CreditsService(store, MemoryRegistryRepository(), clock=FixedClock(T0))
         yield App(service, gateway_for(fake), fake)
-        store.close()
 
 
 def run(app: App, user: str, order: tuple[str, ...]) -> tuple[str, int]:
@@ -70,7 +75,7 @@ def run(app: App, user: str, order: tuple[str, ...]) -> tuple[str, int]:
         else:
             answer = app.hook(events[int(step[1:]) - 1])
             assert answer["action"] in ("credited", "refund_recorded")
-        if credited_at < 0 and app.service.store.find(f"CZ_SMCR|topup|{sid}") is not None:
+        if credited_at < 0 and app.service.find_row(f"CZ_SMCR|topup|{sid}") is not None:
             credited_at = _refunded(app.fake, sid)
     return sid, credited_at
 
@@ -82,7 +87,7 @@ def _refunded(fake: FakeStripe, sid: str) -> int:
 
 
 @pytest.mark.parametrize("case", [PARTIAL, FULL], ids=["partial-40", "partial-then-full"])
-def test_every_order_credits_exactly_the_unrefunded_share(app: App, case: tuple[list[str], int]):
+def test_every_order_credits_exactly_the_unrefunded_share(app: App, store: SqliteStore, case: tuple[list[str], int]):
     steps, final_refunded = case
     all_orders = orders(steps)
     assert len(all_orders) == (20 if case is PARTIAL else 168)  # distinct orders (repeated steps merged)
@@ -90,7 +95,7 @@ def test_every_order_credits_exactly_the_unrefunded_share(app: App, case: tuple[
     for n, order in enumerate(all_orders):
         user = f"order_{case is FULL}_{n}"
         _, credited_at = run(app, user, order)
-        rows = app.service.store.rows(RowFilter(user_id=user))
+        rows = store.rows(RowFilter(user_id=user))
         topups = [r for r in rows if r.kind == "topup"]
         refunds = [r for r in rows if r.kind == "adjust"]
         assert len(topups) == 1, order  # the session is credited once
@@ -106,4 +111,4 @@ def test_every_order_credits_exactly_the_unrefunded_share(app: App, case: tuple[
         assert seen == sorted(set(seen)), order
         assert all(not r.meta.get("short") for r in refunds), order
         net = sum(r.delta for r in topups + refunds)
-        assert net == want_net == app.service.store.account(user).balance.purchased, order
+        assert net == want_net == store.account(user).balance.purchased, order

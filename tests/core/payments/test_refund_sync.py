@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,9 +18,9 @@ from tests.standins.stripe_server import FakeStripe
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
+def app(store: MemoryStore) -> Iterator[App]:
     with FakeStripe(lifetime_s=120) as fake:
-        service = CreditsService(MemoryStore(), MemoryRegistryRepository(), clock=FixedClock(T0))
+        service = CreditsService(store, MemoryRegistryRepository(), clock=FixedClock(T0))
         yield App(service, gateway_for(fake), fake)
 
 
@@ -69,13 +68,13 @@ def test_the_session_of_a_payment_intent(app: App):
     assert (sent["method"], sent["path"], sent["data"]["payment_intent"]) == ("GET", "/v1/checkout/sessions", "pi_not_ours")
 
 
-def test_a_refund_of_someone_elses_payment_is_ignored(app: App):
+def test_a_refund_of_someone_elses_payment_is_ignored(app: App, store: MemoryStore):
     sid = app.buy("u5")
     payload = json.loads(app.fake.charge_refunded(sid))
     payload["data"]["object"]["payment_intent"] = "pi_of_another_integration"
     raw = json.dumps(payload).encode()
     assert app.hook(raw) == {"received": True, "action": "ignored"}
-    assert app.service.store.account("u5").balance.purchased == 0
+    assert store.account("u5").balance.purchased == 0
 
 
 def test_newest_prefers_the_most_refunded_state_of_one_charge():

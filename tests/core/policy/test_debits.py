@@ -118,15 +118,15 @@ def test_unknown_tool(registry):
 # -- through the service --------------------------------------------------------
 
 
-def test_enforce_writes_nothing_not_even_the_pending_grant(enforced):
+def test_enforce_writes_nothing_not_even_the_pending_grant(enforced, store):
     enforced.adjust("u", "drain", -100, "included", "empty it")
-    before = user_rows(enforced.store, "u")
+    before = user_rows(store, "u")
     with pytest.raises(InsufficientCredits) as info:
         enforced.debit("u", "ask_ai", "k1")
     assert info.value.details["topUp"]["packs"][0]["id"] == "pack_100"
     assert info.value.details["topUp"]["accountUrl"] == "/account#credits"
-    assert user_rows(enforced.store, "u") == before
-    assert enforced.store.find("CZ_SMCR|debit|k1") is None
+    assert user_rows(store, "u") == before
+    assert store.find("CZ_SMCR|debit|k1") is None
 
 
 def test_a_refused_key_can_be_used_again_after_a_top_up(enforced):
@@ -147,14 +147,14 @@ def test_warn_only_through_the_service(service):
     assert service.state("u").balance == Balance(2, 0)
 
 
-def test_replay_returns_the_first_answer_and_writes_nothing(service):
+def test_replay_returns_the_first_answer_and_writes_nothing(service, store):
     first = service.debit("u", "comps_report", "k1")
     service.debit("u", "ask_ai", "k2")  # the balance moves on
     again = service.debit("u", "comps_report", "k1")
     assert again.replayed is True and first.replayed is False
     assert again.row == first.row
     assert again.balance == first.balance == Balance(97, 0)  # the first answer, not today's balance
-    assert kinds(user_rows(service.store, "u")) == ["grant", "debit", "debit"]
+    assert kinds(user_rows(store, "u")) == ["grant", "debit", "debit"]
     assert service.state("u").balance == Balance(96, 0)
 
 
@@ -174,7 +174,7 @@ def test_replay_is_permanent_across_months_and_plan_changes(service, clock):
     assert again.replayed and again.row == first.row and again.balance == first.balance
 
 
-def test_same_key_for_another_user_is_a_conflict_revealing_nothing(service):
+def test_same_key_for_another_user_is_a_conflict_revealing_nothing(service, store):
     service.top_up("alice", "pack_2000", "cs_a")
     service.debit("alice", "comps_report", "shared-key")
     with pytest.raises(IdempotencyConflict) as info:
@@ -185,28 +185,28 @@ def test_same_key_for_another_user_is_a_conflict_revealing_nothing(service):
     text = str(err.to_dict())
     for secret in ("alice", "comps_report", "2097", "2100", "Comparable"):
         assert secret not in text
-    assert user_rows(service.store, "bob") == []
+    assert user_rows(store, "bob") == []
 
 
-def test_same_key_for_another_tool_names_only_the_callers_field(service):
+def test_same_key_for_another_tool_names_only_the_callers_field(service, store):
     service.debit("u", "comps_report", "k1")
     with pytest.raises(IdempotencyConflict) as info:
         service.debit("u", "ask_ai", "k1")
     err = info.value
     assert err.details == {"field": "tool"}
     assert "ask_ai" in err.message and "comps_report" not in str(err.to_dict())
-    assert len(user_rows(service.store, "u")) == 2
+    assert len(user_rows(store, "u")) == 2
 
 
-def test_replay_helper_rejects_non_debit_rows(service):
+def test_replay_helper_rejects_non_debit_rows(service, store):
     service.debit("u", "ask_ai", "k1")
-    row = service.store.find("CZ_SMCR|debit|k1")
+    row = store.find("CZ_SMCR|debit|k1")
     assert replay_debit(row, "u", "ask_ai").replayed
     with pytest.raises(IdempotencyConflict):
         replay_debit(row, "v", "ask_ai")
 
 
-def test_registry_change_never_reprices_past_rows(service):
+def test_registry_change_never_reprices_past_rows(service, store):
     service.debit("u", "comps_report", "k1")
     doc = service.registry.to_json()
     for tool in doc["tools"]:
@@ -220,5 +220,5 @@ def test_registry_change_never_reprices_past_rows(service):
     assert new.row.delta == -10 and new.row.meta["cost"] == 10 and new.row.meta["registryVersion"] == 2
     refund = service.refund("k1")
     assert refund.row.delta == 3  # the price paid, not today's price
-    assert service.store.find("CZ_SMCR|debit|k1").delta == -3
-    assert_consistent(service.store, "u")
+    assert store.find("CZ_SMCR|debit|k1").delta == -3
+    assert_consistent(store, "u")

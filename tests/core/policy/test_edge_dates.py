@@ -13,6 +13,7 @@ import pytest
 from credits_core import CreditsService, FixedClock, MemoryStore, load_settings
 from credits_core.clock import add_months, month_of
 from credits_core.registry import MemoryRegistryRepository
+from tests.ledgers import Ledger
 
 EDGES = {
     "first-of-month": datetime(2027, 3, 1, 0, 0, 30, tzinfo=UTC),
@@ -26,20 +27,21 @@ def at(request) -> datetime:
     return EDGES[request.param]
 
 
-def service_at(clock: FixedClock) -> CreditsService:
-    return CreditsService(MemoryStore(), MemoryRegistryRepository(), clock=clock, starter_plan="base")
+def ledger_at(clock: FixedClock) -> Ledger:
+    store = MemoryStore()
+    return Ledger(CreditsService(store, MemoryRegistryRepository(), clock=clock, starter_plan="base"), store)
 
 
 def test_a_new_user_is_granted_the_month_of_the_clock(at):
-    service = service_at(FixedClock(at))
+    service, store = ledger_at(FixedClock(at))
     state = service.state("u1")
     assert state.month == month_of(at) and state.balance.included == 100
-    assert service.store.find(f"CZ_SMCR|grant|u1|{month_of(at)}") is not None
+    assert store.find(f"CZ_SMCR|grant|u1|{month_of(at)}") is not None
 
 
 def test_thirty_seconds_later_or_a_month_later_the_next_grant_is_capped(at):
     clock = FixedClock(at)
-    service = service_at(clock)
+    service, store = ledger_at(clock)
     service.debit("u1", "comps_report", "d1")  # 97 left
     clock.tick(seconds=45)
     crossed = month_of(clock.now()) != month_of(at)
@@ -48,13 +50,13 @@ def test_thirty_seconds_later_or_a_month_later_the_next_grant_is_capped(at):
     clock.at = add_months(at, 3)  # three more months: each granted, the soft cap (300) holds
     state = service.state("u1")
     assert state.balance.included == 300 and state.month == month_of(clock.at)
-    trims = [r for r in service.store.tail("u1", 50) if r.kind == "trim"]
+    trims = [r for r in store.tail("u1", 50) if r.kind == "trim"]
     assert all(r.delta < 0 for r in trims)
 
 
 def test_plan_changes_at_the_edge_stay_within_the_months_grants(at):
     clock = FixedClock(at)
-    service = service_at(clock)
+    service = ledger_at(clock).service
     up = service.change_plan("u1", "professional")
     assert up.granted == 1400
     service.change_plan("u1", "base")

@@ -93,7 +93,7 @@ def test_upgrade_grant_is_capped_by_the_new_soft_cap(registry):
     assert change.balance.included == 4500
 
 
-def test_base_int_base_int_grants_300_then_nothing(service):
+def test_base_int_base_int_grants_300_then_nothing(service, store):
     service.state("u")
     first = service.change_plan("u", "intelligence")
     down = service.change_plan("u", "base")
@@ -104,11 +104,11 @@ def test_base_int_base_int_grants_300_then_nothing(service):
     assert down.balance == Balance(300, 0)
     assert (again.granted, again.trimmed) == (0, 0)
     assert again.balance == Balance(300, 0)
-    rows = user_rows(service.store, "u")
+    rows = user_rows(store, "u")
     assert kinds(rows) == ["grant", "plan", "upgrade", "plan", "trim", "plan"]
     granted = sum(r.delta for r in rows if r.kind in ("grant", "upgrade"))
     assert granted == 400  # never more than the highest plan held this month
-    assert_consistent(service.store, "u")
+    assert_consistent(store, "u")
 
 
 def test_upgrade_after_a_higher_plan_this_month_grants_nothing(service):
@@ -118,11 +118,11 @@ def test_upgrade_after_a_higher_plan_this_month_grants_nothing(service):
     assert service.change_plan("u", "intelligence").granted == 0  # 400 < peak 1500
 
 
-def test_upgrade_in_steps_never_exceeds_the_highest_plan(service):
+def test_upgrade_in_steps_never_exceeds_the_highest_plan(service, store):
     service.state("u")
     assert service.change_plan("u", "intelligence").granted == 300
     assert service.change_plan("u", "professional").granted == 1100
-    rows = user_rows(service.store, "u")
+    rows = user_rows(store, "u")
     assert sum(r.delta for r in rows if r.kind in ("grant", "upgrade")) == 1500
 
 
@@ -136,59 +136,59 @@ def test_next_month_grants_per_the_new_plan(service, clock):
     assert service.change_plan("u", "intelligence").granted == 0  # Feb peak already 400
 
 
-def test_downgrade_trims_included_only_never_purchased(service):
+def test_downgrade_trims_included_only_never_purchased(service, store):
     service.state("u")
     service.change_plan("u", "professional")  # 1500 included
     service.top_up("u", "pack_2000", "cs_1")
     change = service.change_plan("u", "base")
     assert change.trimmed == 1200
     assert change.balance == Balance(300, 2000)
-    trim = user_rows(service.store, "u")[-1]
+    trim = user_rows(store, "u")[-1]
     assert (trim.kind, trim.delta, trim.included_delta, trim.purchased_delta) == ("trim", -1200, -1200, 0)
     assert trim.name == "CZ_SMCR|trim|u|2026-01|1"
     assert trim.meta["reason"] == "plan change" and trim.meta["softCap"] == 300
 
 
-def test_downgrade_below_the_cap_trims_nothing(service):
+def test_downgrade_below_the_cap_trims_nothing(service, store):
     service.state("u")
     service.change_plan("u", "intelligence")
     service.debit("u", "valuation_model", "k1")
     service.adjust("u", "spend", -300, "included", "test")  # included 92
     change = service.change_plan("u", "base")
     assert (change.trimmed, change.granted) == (0, 0)
-    assert kinds(user_rows(service.store, "u"))[-1] == "plan"
+    assert kinds(user_rows(store, "u"))[-1] == "plan"
 
 
-def test_second_trim_in_a_month_gets_the_next_sequence_number(service):
+def test_second_trim_in_a_month_gets_the_next_sequence_number(service, store):
     service.state("u")
     service.change_plan("u", "professional")
     service.change_plan("u", "intelligence")  # 1500 ok under 1200? no: trim 300
     service.change_plan("u", "base")  # trim 900
-    trims = [r for r in user_rows(service.store, "u") if r.kind == "trim"]
+    trims = [r for r in user_rows(store, "u") if r.kind == "trim"]
     assert [(r.name, r.delta) for r in trims] == [
         ("CZ_SMCR|trim|u|2026-01|1", -300),
         ("CZ_SMCR|trim|u|2026-01|2", -900),
     ]
 
 
-def test_same_plan_is_a_no_op(service):
+def test_same_plan_is_a_no_op(service, store):
     service.state("u")
     change = service.change_plan("u", "base")
     assert (change.granted, change.trimmed, change.rows) == (0, 0, ())
-    assert kinds(user_rows(service.store, "u")) == ["grant"]
+    assert kinds(user_rows(store, "u")) == ["grant"]
 
 
 @pytest.mark.parametrize("path", [["intelligence"], ["professional", "base"], ["intelligence", "base", "intelligence"]])
-def test_dry_run_equals_the_real_change_and_writes_nothing(make_service, path):
-    svc = make_service("memory")
+def test_dry_run_equals_the_real_change_and_writes_nothing(make_ledger, path):
+    svc, store = make_ledger("memory")
     svc.top_up("u", "pack_500", "cs_dry")
     for plan in path:
-        before = user_rows(svc.store, "u")
-        account_before = svc.store.account("u")
+        before = user_rows(store, "u")
+        account_before = store.account("u")
         preview = svc.change_plan("u", plan, dry_run=True)
         assert preview.dry_run is True
-        assert user_rows(svc.store, "u") == before
-        assert svc.store.account("u") == account_before
+        assert user_rows(store, "u") == before
+        assert store.account("u") == account_before
         real = svc.change_plan("u", plan)
         assert (preview.previous_plan, preview.plan, preview.granted, preview.trimmed, preview.balance) == (
             real.previous_plan,
@@ -200,11 +200,11 @@ def test_dry_run_equals_the_real_change_and_writes_nothing(make_service, path):
         assert [(r.kind, r.delta) for r in preview.rows] == [(r.kind, r.delta) for r in real.rows]
 
 
-def test_dry_run_of_a_new_user_includes_the_pending_grant_and_writes_nothing(service):
+def test_dry_run_of_a_new_user_includes_the_pending_grant_and_writes_nothing(service, store):
     preview = service.change_plan("new", "intelligence", dry_run=True)
     assert (preview.granted, preview.balance) == (300, Balance(400, 0))
-    assert service.store.rows() == []
-    assert service.store.account("new") == Account("new")
+    assert store.rows() == []
+    assert store.account("new") == Account("new")
 
 
 def test_dry_run_across_a_month_boundary_matches_the_real_change(service, clock):
@@ -216,11 +216,11 @@ def test_dry_run_across_a_month_boundary_matches_the_real_change(service, clock)
     assert (preview.trimmed, preview.balance) == (real.trimmed, real.balance) == (3300, Balance(1200, 0))
 
 
-def test_unknown_plan_writes_nothing(service):
+def test_unknown_plan_writes_nothing(service, store):
     with pytest.raises(UnknownPlan) as info:
         service.change_plan("u", "platinum")
     assert "platinum" in info.value.message and "base" in info.value.message
-    assert service.store.rows() == []
+    assert store.rows() == []
 
 
 def test_the_plan_row_records_the_change(service):

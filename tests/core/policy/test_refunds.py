@@ -11,7 +11,7 @@ from tests.core.conftest import T0
 from tests.core.support import assert_consistent, kinds, user_rows
 
 
-def test_refund_of_a_mixed_debit_returns_each_bucket_its_share(service):
+def test_refund_of_a_mixed_debit_returns_each_bucket_its_share(service, store):
     service.change_plan("u", "intelligence")  # 400 included
     service.adjust("u", "drain", -396, "included", "leave 4")
     service.top_up("u", "pack_100", "cs_1")
@@ -31,17 +31,17 @@ def test_refund_of_a_mixed_debit_returns_each_bucket_its_share(service):
     assert row.meta["tool"] == "valuation_model" and row.meta["cost"] == 8
     assert refund.balance == Balance(4, 100)
     assert service.state("u").balance == Balance(4, 100)
-    assert_consistent(service.store, "u")
+    assert_consistent(store, "u")
 
 
-def test_refund_happens_once_and_replays_the_first_answer(service):
+def test_refund_happens_once_and_replays_the_first_answer(service, store):
     service.debit("u", "comps_report", "k1")
     first = service.refund("k1")
     service.debit("u", "ask_ai", "k2")
     again = service.refund("k1", "another reason")
     assert again.replayed and not first.replayed
     assert again.row == first.row and again.balance == first.balance == Balance(100, 0)
-    assert kinds(user_rows(service.store, "u")) == ["grant", "debit", "refund", "debit"]
+    assert kinds(user_rows(store, "u")) == ["grant", "debit", "refund", "debit"]
     assert service.state("u").balance == Balance(99, 0)
 
 
@@ -62,11 +62,11 @@ def test_refund_in_a_later_month_goes_back_to_the_original_buckets(service, cloc
     assert refund.balance == Balance(100, 100)  # Feb grant 100 + purchased back to 100
 
 
-def test_unknown_key_is_not_found_and_writes_nothing(service):
+def test_unknown_key_is_not_found_and_writes_nothing(service, store):
     with pytest.raises(NotFound) as info:
         service.refund("never-used")
     assert info.value.http_status == 404 and "never-used" in info.value.message
-    assert service.store.rows() == []
+    assert store.rows() == []
 
 
 def test_refund_key_is_validated(service):

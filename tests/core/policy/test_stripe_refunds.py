@@ -28,7 +28,7 @@ def test_wanted_back_is_the_refunded_fraction_rounded_down():
     assert wanted_back(CREDITS, None) == 0 and wanted_back(CREDITS, ChargeState(CHARGE, 0, 0)) == 0
 
 
-def test_a_refunded_payment_is_credited_net_and_later_refunds_chain(service):
+def test_a_refunded_payment_is_credited_net_and_later_refunds_chain(service, store):
     first = settle(service, 600)  # 40 % refunded before the credit
     assert (first.topup.row.delta, first.topup.row.meta["refundedCredits"], first.refund) == (60, 40, None)
     assert first.topup.row.meta["charge"] == CHARGE and first.topup.row.meta["credits"] == CREDITS
@@ -40,7 +40,7 @@ def test_a_refunded_payment_is_credited_net_and_later_refunds_chain(service):
     )
     assert (rest.refund.delta, rest.refund.meta["wanted"], rest.refund.meta["refundedAmount"]) == (-60, 60, PRICE)
     assert settle(service, 900).refund is None  # an older state arriving late
-    assert assert_consistent(service.store, "u").balance.purchased == 0
+    assert assert_consistent(store, "u").balance.purchased == 0
 
 
 def test_a_fully_refunded_payment_is_never_credited(service):
@@ -68,7 +68,8 @@ refund_steps = st.lists(st.integers(1, PRICE), max_size=4).map(
 @settings(max_examples=150, deadline=None)
 @given(data=st.data(), states=refund_steps)
 def test_any_order_of_deliveries_converges(data, states):
-    service = CreditsService(MemoryStore(), MemoryRegistryRepository(), clock=FixedClock(T0))
+    store = MemoryStore()
+    service = CreditsService(store, MemoryRegistryRepository(), clock=FixedClock(T0))
     # each state delivered 1-2 times, plus one or two credits (confirm / completed) that read any state
     deliveries = [s for s in states for _ in range(data.draw(st.integers(1, 2)))]
     deliveries += [data.draw(st.sampled_from([0, *states])) for _ in range(data.draw(st.integers(1, 2)))]
@@ -76,10 +77,10 @@ def test_any_order_of_deliveries_converges(data, states):
     spend = data.draw(st.lists(st.integers(0, 120), min_size=len(order), max_size=len(order)))
     for refunded, spent in zip(order, spend, strict=True):
         settle(service, refunded)
-        left = service.store.account("u").balance.purchased
+        left = store.account("u").balance.purchased
         if spent and left:
-            service.adjust("u", f"spend-{len(service.store.rows())}", -min(spent, left), "purchased", "spent")
-    rows = service.store.rows(RowFilter(user_id="u"))
+            service.adjust("u", f"spend-{len(store.rows())}", -min(spent, left), "purchased", "spent")
+    rows = store.rows(RowFilter(user_id="u"))
     topups = [r for r in rows if r.kind == "topup"]
     chain = [r for r in rows if r.name.startswith("CZ_SMCR|adjust|stripe-refund:")]
     assert len(topups) == 1
@@ -91,7 +92,7 @@ def test_any_order_of_deliveries_converges(data, states):
     seen = [int(topups[0].meta.get("refundedAmount", 0))] + [r.meta["refundedAmount"] for r in reversed(chain)]
     assert seen == sorted(set(seen))  # each refund state accounted once
     if not any(spend):
-        assert service.store.account("u").balance.purchased == CREDITS - wanted_back(
+        assert store.account("u").balance.purchased == CREDITS - wanted_back(
             CREDITS, ChargeState(CHARGE, PRICE, final)
         )
-    assert_consistent(service.store, "u")
+    assert_consistent(store, "u")

@@ -14,7 +14,7 @@ from credits_core.payments import StripeGateway
 from credits_core.seed import seed_demo
 from tests.standins.stripe_server import FakeStripe
 
-from ..helpers import assert_clean, button, messages, metric, open_page, server_service, signed_in
+from ..helpers import assert_clean, button, messages, metric, open_page, server_service, server_store, signed_in
 
 ADMIN = "user_admin"
 
@@ -50,7 +50,8 @@ def test_outstanding_series_is_the_running_sum_of_the_rows_per_day(admin: AppTes
         inc, pur = inc + per_day[day][0], pur + per_day[day][1]
         assert (row["included"], row["purchased"], row["outstanding"]) == (inc, pur, inc + pur), day
         assert (row["creditsIn"], row["creditsOut"]) == (per_day[day][2], per_day[day][3]), day
-    total = sum(a.balance.total for a in service.store.accounts())
+    with server_store() as store:
+        total = sum(a.balance.total for a in store.accounts())
     assert metric(admin, "Outstanding credits") == f"{total:,}" and inc + pur == total
     topups = [r for r in service.iter_rows() if r.kind == "topup"]
     price = sum(r.meta["price"] for r in topups) / sum(r.meta["credits"] for r in topups)
@@ -108,7 +109,8 @@ def test_reconciliation_panel_finds_and_repairs_once(stripe_env: FakeStripe, mon
     assert_clean(at)
     done = next(d.value for d in at.dataframe if "action" in d.value.columns)
     assert list(done["action"]) == ["credited"]
-    assert server_service().store.account("user_buyer").balance.purchased == 100
+    with server_store() as store:
+        assert store.account("user_buyer").balance.purchased == 100
     button(at, "Run reconciliation").click().run()
     assert "No drift" in messages(at)
 
