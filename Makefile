@@ -38,7 +38,8 @@ test: install system-deps lint
 # The date-sensitive tests (seeded history, grants, rollover, Ops, plan changes) again with the
 # whole app's ledger clock frozen (CZ_CLOCK) at the 1st 00:00:30, 31 December 23:59:30 and 29 February.
 DATE_TESTS := tests/ui tests/core/test_cli.py tests/core/test_config.py tests/core/policy/test_edge_dates.py \
-	tests/api/test_paid_plans.py tests/api/test_routes.py tests/api/test_runway.py tests/core/test_scenarios.py
+	tests/api/test_paid_plans.py tests/api/test_routes_registry.py tests/api/test_routes_state.py \
+	tests/api/test_routes_debit.py tests/api/test_runway.py tests/core/test_scenarios.py
 test-dates: install
 	@for at in 2027-03-01T00:00:30Z 2026-12-31T23:59:30Z 2028-02-29T12:00:00Z; do \
 	  echo "== CZ_CLOCK=$$at"; CZ_CLOCK=$$at $(VENV)/bin/pytest -q $(DATE_TESTS) || exit $$?; done

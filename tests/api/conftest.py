@@ -96,6 +96,21 @@ def checked_async_client(base_url: str, **kw: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=base_url, timeout=60, event_hooks={"response": [_async_hook_factory()]}, **kw)
 
 
+def err(r: httpx.Response, status: int, code: str) -> dict:
+    """Assert an error answer and return its ``error`` object."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    assert set(body) == {"error"}, body
+    assert body["error"]["code"] == code, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]
+
+
+def balance(total: int, included: int, purchased: int = 0) -> dict[str, int]:
+    return {"total": total, "included": included, "purchased": purchased}
+
+
 @dataclass
 class Api:
     """One running server plus what tests need to talk to it."""
