@@ -29,7 +29,7 @@ from credits_core.payments import (
     PaidSession,
     StripeGateway,
 )
-from tests.standins.stripe_server import FakeStripe, WebhookSink
+from tests.standins.stripe import FakeStripe, WebhookSink
 
 APP = "https://app.example.test"
 SECRET = "sk_test_gateway_secret_0123456789"
