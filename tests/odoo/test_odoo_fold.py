@@ -1,9 +1,9 @@
-"""The verdict rule (``odoo_fold``): a pure function of the active rows with lower ids."""
+"""The verdict rule (``credits_core/stores/odoo/fold.py``): a pure function of the active rows with lower ids."""
 
 from __future__ import annotations
 
 from credits_core.models import Account, Balance, Row
-from credits_core.stores.odoo_fold import Rec, base_of, fold
+from credits_core.stores.odoo.fold import Rec, base_of, fold
 from tests.core.conftest import T0
 
 START = Account("u", Balance(3, 0), rows=1)

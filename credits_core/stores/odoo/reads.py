@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..models import Row
-from .base import DailyBuckets, RowFilter
-from .odoo_rows import READ_FIELDS, from_record
+from ...models import Row
+from ..base import DailyBuckets, RowFilter
+from .rows import READ_FIELDS, from_record
 
 
 class OdooLedgerReads:
@@ -31,7 +31,7 @@ class OdooLedgerReads:
 
     def daily_buckets(self, where: RowFilter = RowFilter()) -> list[DailyBuckets]:
         """Per UTC day: bucket changes and credits in / out (see module docstring)."""
-        from .odoo import _domain
+        from .store import _domain
 
         raw = self._group(_domain(where), ["city", "referred"], {"delta": "expected_revenue:sum", "inc": "color:sum"})
         days: dict[str, list[int]] = {}
@@ -45,7 +45,7 @@ class OdooLedgerReads:
 
     def iter_rows(self, where: RowFilter = RowFilter(), *, light: bool = False, batch: int = 1000) -> Iterator[Row]:
         """Active ledger rows matching ``where``, oldest first, ``batch`` records per request (``light``: whole rows)."""
-        from .odoo import _domain
+        from .store import _domain
 
         domain = _domain(where)
         last = 0

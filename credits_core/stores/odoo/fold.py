@@ -27,8 +27,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import Account, Row
-from .odoo_rows import from_record
+from ...models import Account, Row
+from .rows import from_record
 
 Base = tuple[Any, ...]
 

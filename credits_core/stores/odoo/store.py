@@ -9,11 +9,11 @@ raises ``ConfigError`` naming the variable; the key is never in a message.
 JSON-2 identifies the user by the key alone (``ODOO_USERNAME`` is only
 checked by jsonrpc).
 
-Row ↔ field mapping and the one-aggregate account: ``odoo_rows.py`` (the
-README copies its table). Transport and error envelopes: ``odoo_client.py``.
+Row ↔ field mapping and the one-aggregate account: ``rows.py`` (the
+README copies its table). Transport and error envelopes: ``client.py``.
 
 Concurrency — ``crm.lead`` has no unique constraint, so *write, verify,
-compensate*, with one rule every process applies alike (``odoo_fold.py``):
+compensate*, with one rule every process applies alike (``fold.py``):
 **the verdict of a write is a function of the active rows with lower ids**.
 Folding a user's active rows in id order, a write (the rows of one
 ``create``) is rejected if a lower accepted id holds one of its names, if the
@@ -87,14 +87,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from ..errors import ConfigError, CreditsError, InsufficientCredits, LedgerUnavailable, StateConflict
-from ..models import Account, Row
-from ..policy.ledger import Decision, Lookup
-from .base import DailyTotal, RowFilter, ToolUsage, append_all
-from .odoo_client import OdooClient, OdooError, OdooTransportError
-from .odoo_fold import Rec, base_of, fold
-from .odoo_reads import OdooLedgerReads
-from .odoo_rows import (
+from ...errors import ConfigError, CreditsError, InsufficientCredits, LedgerUnavailable, StateConflict
+from ...models import Account, Row
+from ...policy.ledger import Decision, Lookup
+from ..base import DailyTotal, RowFilter, ToolUsage, append_all
+from .client import OdooClient, OdooError, OdooTransportError
+from .fold import Rec, base_of, fold
+from .reads import OdooLedgerReads
+from .rows import (
     AGGREGATES,
     LEDGER_DOMAIN,
     READ_FIELDS,
@@ -517,7 +517,7 @@ class OdooStore(OdooLedgerReads):
     def _proper_view(
         self, user: str, *, covering: int | None = None, names: list[str] = (), with_fold: bool = False
     ) -> Any:
-        """The user's view with every row judged (``odoo_fold``): the newest rows one by one, the
+        """The user's view with every row judged (``fold.py``): the newest rows one by one, the
         older ones (assumed settled: rejected rows are withdrawn by whoever judges them) summed.
         ``covering``: read back at least to that id. Returns the view (and the fold with ``with_fold``)."""
         limit = _TAIL
