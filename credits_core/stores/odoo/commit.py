@@ -7,7 +7,8 @@ Folding a user's active rows in id order, a write (the rows of one
 ``create``) is rejected if a lower accepted id holds one of its names, if the
 account it was decided on (``base``, stored beside the rows) is not the one
 the accepted rows before it add up to, or if it takes a bucket it draws from
-below zero (a write that only adds credits never can). So an accepted row's
+below zero (a write that only adds credits never can); a hold written without
+a base, if it holds more than is available (``fold.py``). So an accepted row's
 ``balanceAfter`` and bucket split are the ledger's, and first answers and
 replays agree byte for byte, from any process.
 
