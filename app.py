@@ -14,9 +14,11 @@ if __name__ == "__main__":
 else:
     import sys
 
+    from starlette.middleware import Middleware
     from starlette.routing import Mount
 
     from credits_api import create_api
+    from credits_api.front import ApiFront, settle_heap
     from credits_core.errors import ConfigError
 
     try:
@@ -24,4 +26,7 @@ else:
     except ConfigError as exc:  # a bad variable stops the server with one clear line, no traceback
         print(f"configuration error: {exc.message}", file=sys.stderr, flush=True)
         sys.exit(2)
-    app = st.App(__file__, routes=[Mount("/api", app=api)])
+    api_mount = Mount("/api", app=api)
+    # The Mount keeps /api a route of the app; ApiFront serves it ahead of Streamlit's middleware.
+    app = st.App(__file__, routes=[api_mount], middleware=[Middleware(ApiFront, mount=api_mount)])
+    settle_heap()

@@ -1,6 +1,6 @@
 """Odoo store benchmark: round trips per operation and debits/s with 5 ms of latency.
 
-Against the Odoo 19 stand-in (``tests/standins/odoo_server.py``), over both
+Against the Odoo 19 stand-in (``tests/standins/odoo/``), over both
 protocols. Round trips are the requests the stand-in received
 (``FakeOdoo.calls()``) per warm ``state`` (targets ≤ 2) and per warm
 ``debit`` (≤ 3: the service's ``find`` of the key, ``create``, and the
@@ -30,7 +30,7 @@ from bench.report import figure, text_table
 from credits_core import CreditsService, FixedClock
 from credits_core.registry import MemoryRegistryRepository
 from credits_core.stores.odoo import OdooStore
-from tests.standins.odoo_server import FakeOdoo
+from tests.standins.odoo import FakeOdoo
 
 PROTOCOLS = ("jsonrpc", "json2")
 LATENCY_S = 0.005

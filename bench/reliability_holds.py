@@ -126,7 +126,7 @@ def racing_holds_sqlite(tmp: Path, clerk: Any, quick: bool) -> Any:
 
 
 def racing_holds_odoo(tmp: Path, clerk: Any, quick: bool) -> Any:
-    from tests.standins.odoo_server import FakeOdoo
+    from tests.standins.odoo import FakeOdoo
 
     with FakeOdoo(lifetime_s=2400) as odoo:
         return _racing_holds(odoo.url, "Odoo stand-in, 2 processes", 200 if quick else 1000)

@@ -93,7 +93,7 @@ def bad_inputs(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
     cases += [("POST", "/api/stripe-webhook", {"headers": {"Stripe-Signature": "t=1,v1=00"}, "content": b"{}"})]
     statuses: Counter[int] = Counter()
     bad: list[str] = []
-    from tests.standins.stripe_server import FakeStripe
+    from tests.standins.stripe import FakeStripe
 
     stripe = FakeStripe(lifetime_s=600).start()
     stripe_env = {

@@ -99,7 +99,7 @@ def racers_sqlite(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
 def racers_odoo(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
     """50 racers over 10 credits through two Odoo store instances on one stand-in."""
     from credits_core.stores.odoo import OdooStore
-    from tests.standins.odoo_server import FakeOdoo
+    from tests.standins.odoo import FakeOdoo
 
     with FakeOdoo(lifetime_s=600) as odoo:
         odoo.set_latency(0.002)
@@ -198,7 +198,7 @@ def sigkill_during_load(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
 def odoo_faults(tmp: Path, clerk: ClerkStandIn, quick: bool) -> Outcome:
     """1,000 operations with 10% injected Odoo faults vs the same sequence fault-free."""
     from credits_core.stores.odoo import OdooStore
-    from tests.standins.odoo_server import FakeOdoo
+    from tests.standins.odoo import FakeOdoo
 
     n_ops = 200 if quick else 1000
     rng = random.Random(10)

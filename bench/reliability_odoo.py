@@ -28,7 +28,7 @@ def replay_vs_withdrawal(tmp: Path, clerk: Any, quick: bool) -> Any:
     from credits_core import CreditsService, FixedClock
     from credits_core.registry import MemoryRegistryRepository
     from credits_core.stores.odoo import OdooStore
-    from tests.standins.odoo_server import FakeOdoo
+    from tests.standins.odoo import FakeOdoo
 
     count = 200 if quick else 1000
     keys = [f"rw-{i}" for i in range(count)]

@@ -19,7 +19,7 @@ import httpx
 from credits_core import SqliteStore
 from credits_core.stores.base import RowFilter
 from tests.standins.clerk_jwks import ClerkStandIn
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 PACK, CREDITS, PRICE = "pack_100", 100, 1500
 

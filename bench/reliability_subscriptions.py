@@ -23,7 +23,7 @@ import httpx
 from credits_core import SqliteStore
 from credits_core.stores.base import RowFilter
 from tests.standins.clerk_jwks import ClerkStandIn
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 
 def _stripe_env(fake: FakeStripe) -> dict[str, str]:

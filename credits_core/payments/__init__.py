@@ -9,17 +9,16 @@ from ..errors import (
     PaymentsUnavailable,
     WebhookInvalid,
 )
-from .stripe_gateway import (
+from .events import (
     EVENT_ASYNC_PAYMENT_SUCCEEDED,
     EVENT_CHARGE_REFUNDED,
     EVENT_CHECKOUT_COMPLETED,
-    WEBHOOK_TOLERANCE_S,
     ChargeRefund,
     CheckoutSession,
     PaidSession,
-    StripeGateway,
     WebhookEvent,
 )
+from .stripe_gateway import WEBHOOK_TOLERANCE_S, StripeGateway
 
 __all__ = [
     "EVENT_ASYNC_PAYMENT_SUCCEEDED",

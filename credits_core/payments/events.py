@@ -105,9 +105,7 @@ def paid_from(session: Mapping[str, Any]) -> PaidSession | None:
     if session.get("object") != "checkout.session" or session.get("mode") != "payment":
         raise NotOurs
     meta = session.get("metadata")
-    if not isinstance(meta, Mapping) or any(
-        not isinstance(meta.get(k), str) or not meta.get(k) for k in METADATA_KEYS
-    ):
+    if not isinstance(meta, Mapping) or any(not isinstance(meta.get(k), str) or not meta.get(k) for k in METADATA_KEYS):
         raise NotOurs
     credits, version = as_int(meta["credits"]), as_int(meta["registry_version"])
     if credits <= 0:

@@ -27,14 +27,8 @@ from ..models import TopUpResult
 from ..policy.stripe_refunds import ChargeState
 from ..service import CreditsService
 from . import refund_sync
-from .stripe_gateway import (
-    EVENT_ASYNC_PAYMENT_SUCCEEDED,
-    EVENT_CHECKOUT_COMPLETED,
-    CheckoutSession,
-    PaidSession,
-    StripeGateway,
-    WebhookEvent,
-)
+from .events import EVENT_ASYNC_PAYMENT_SUCCEEDED, EVENT_CHECKOUT_COMPLETED, CheckoutSession, PaidSession, WebhookEvent
+from .stripe_gateway import StripeGateway
 
 log = logging.getLogger("credits_core.payments")
 

@@ -36,7 +36,7 @@ from ..models import PlanChange, Row
 from ..registry import NO_PLAN
 from ..service import CreditsService
 from ..stores.base import RowFilter
-from .stripe_gateway import CheckoutSession, WebhookEvent
+from .events import CheckoutSession, WebhookEvent
 from .subscriptions import StripeSubscriptions, Subscription
 
 log = logging.getLogger("credits_core.payments")

@@ -73,7 +73,9 @@ def charge_of(session: Mapping[str, Any]) -> ChargeState | None:
         return None
     try:
         return ChargeState(
-            charge["id"], as_int(charge.get("amount") or 0), as_int(charge.get("amount_refunded") or 0),
+            charge["id"],
+            as_int(charge.get("amount") or 0),
+            as_int(charge.get("amount_refunded") or 0),
             str(charge.get("currency") or ""),
         )
     except NotOurs:

@@ -35,16 +35,11 @@ from ..errors import (
     CheckoutNotPaid,
     ConfigError,
     Forbidden,
-    PaymentError,
     PaymentsDisabled,
     PaymentsUnavailable,
     WebhookInvalid,
 )
 from .events import (
-    EVENT_ASYNC_PAYMENT_SUCCEEDED,
-    EVENT_CHARGE_REFUNDED,
-    EVENT_CHECKOUT_COMPLETED,
-    ChargeRefund,
     CheckoutSession,
     NotOurs,
     PaidSession,
@@ -53,23 +48,7 @@ from .events import (
     paid_from,
 )
 
-__all__ = [
-    "EVENT_ASYNC_PAYMENT_SUCCEEDED",
-    "EVENT_CHARGE_REFUNDED",
-    "EVENT_CHECKOUT_COMPLETED",
-    "WEBHOOK_TOLERANCE_S",
-    "ChargeRefund",
-    "CheckoutNotFound",
-    "CheckoutNotPaid",
-    "CheckoutSession",
-    "PaidSession",
-    "PaymentError",
-    "PaymentsDisabled",
-    "PaymentsUnavailable",
-    "StripeGateway",
-    "WebhookEvent",
-    "WebhookInvalid",
-]
+__all__ = ["WEBHOOK_TOLERANCE_S", "StripeGateway", "provider_error"]
 
 # Stripe's own default (stripe.Webhook.DEFAULT_TOLERANCE, 300 s): older signed
 # timestamps are refused to stop replays (https://docs.stripe.com/webhooks).
@@ -343,5 +322,3 @@ def provider_error(e: stripe.StripeError, action: str) -> PaymentsUnavailable:
     else:  # stripe.APIError (5xx, unreadable answer) and anything else
         reason, message = "provider_error", f"The payment provider failed to {action}. Please try again."
     return PaymentsUnavailable(message, reason=reason, provider_error=kind, provider_request_id=request_id, **extra)
-
-

@@ -28,11 +28,8 @@ from typing import Any
 import stripe
 
 from ..errors import BadRequest, CheckoutNotFound, CheckoutNotPaid, Forbidden, PaymentsUnavailable, SubscriptionNotFound
-from .stripe_gateway import (
-    CheckoutSession,
-    StripeGateway,
-    provider_error,
-)
+from .events import CheckoutSession
+from .stripe_gateway import StripeGateway, provider_error
 
 __all__ = [
     "ACTIVE_STATUSES",

@@ -130,7 +130,7 @@ def append_all(rows: Iterable[Row]) -> list[Row]:
 def iter_rows(store: LedgerStore, where: RowFilter = RowFilter(), *, light: bool = False) -> Iterator[Row]:
     """Rows matching ``where`` oldest first, streamed when the store can (``iter_rows``).
 
-    Every store here streams (Odoo in pages, ``odoo_reads.py``); a store
+    Every store here streams (Odoo in pages, ``odoo/reads.py``); a store
     without the capability would fall back to one ``rows`` read, reversed.
     ``light`` lets a store give covered debits only ``{"tool", "cost"}`` as meta.
     """

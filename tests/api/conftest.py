@@ -30,7 +30,7 @@ import pytest
 from credits_core import SqliteStore
 from tests.servers import StreamlitServer, streamlit_server
 from tests.standins.clerk_jwks import ClerkStandIn, pem_of
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 AZP = "https://app.example.test"
 

@@ -11,7 +11,7 @@ import pytest
 
 from credits_core.stores.base import RowFilter
 from tests.api.conftest import TEN, Api, uid
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 PACK, PACK_CREDITS = "pack_100", 100
 

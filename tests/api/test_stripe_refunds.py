@@ -11,7 +11,7 @@ import pytest
 from credits_core.stores.base import RowFilter
 from tests.api.conftest import Api, uid
 from tests.api.test_stripe import PACK_CREDITS, checkout, confirm, purchased
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import pytest
 from credits_core.stores.base import RowFilter
 from tests.api.conftest import SECRETS, Api, _start, checked_client, uid
 from tests.standins.clerk_jwks import ClerkStandIn
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 INTELLIGENCE, PROFESSIONAL, BASE = 400, 1500, 100  # monthlyIncluded in the default registry
 

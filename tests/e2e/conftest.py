@@ -16,7 +16,7 @@ import pytest
 
 from tests.servers import StreamlitServer, streamlit_server
 from tests.standins.oidc_server import OidcStandIn
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = [

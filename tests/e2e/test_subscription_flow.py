@@ -22,7 +22,7 @@ from playwright.sync_api import Page, expect
 
 from tests.servers import StreamlitServer, streamlit_server
 from tests.standins.oidc_server import OidcStandIn, OidcUser
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 from .helpers import chip, shot, sign_in, wait_idle
 from .test_stripe_checkout_flow import ledger_rows

@@ -12,7 +12,7 @@ from credits_core.registry import MemoryRegistryRepository
 from credits_core.stores.odoo import OdooStore
 from tests.core.conftest import T0
 from tests.odoo.support import PROTOCOLS, open_store, start_fake
-from tests.standins.odoo_server import FakeOdoo
+from tests.standins.odoo import FakeOdoo
 
 
 @pytest.fixture

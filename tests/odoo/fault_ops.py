@@ -14,7 +14,7 @@ from credits_core.registry import MemoryRegistryRepository
 from credits_core.stores.base import LedgerStore
 from tests.core.conftest import T0
 from tests.odoo.support import KEY
-from tests.standins.odoo_server import DEBUG_MARKER
+from tests.standins.odoo import DEBUG_MARKER
 
 FAULTS = ("refused", "timeout", "http500", "drop_after_commit")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from credits_core.stores.odoo import OdooStore
-from tests.standins.odoo_server import FakeOdoo
+from tests.standins.odoo import FakeOdoo
 
 DB, LOGIN, KEY = "credits", "admin", "test-api-key"
 PROTOCOLS = ("jsonrpc", "json2")

@@ -11,7 +11,7 @@ from credits_core.errors import ConfigError
 from credits_core.stores import open_store as open_configured_store
 from credits_core.stores.odoo import OdooStore
 from tests.odoo.support import KEY, env
-from tests.standins.odoo_server import DEBUG_MARKER
+from tests.standins.odoo import DEBUG_MARKER
 
 
 def refused(environ: dict[str, str], variable: str, *words: str) -> ConfigError:

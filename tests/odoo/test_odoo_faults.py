@@ -16,7 +16,7 @@ from credits_core.registry import MemoryRegistryRepository
 from tests.core.support import assert_consistent
 from tests.odoo.fault_ops import FAULTS, ledger_of, operations, run
 from tests.odoo.support import KEY, PROTOCOLS, open_store, start_fake
-from tests.standins.odoo_server import DEBUG_MARKER
+from tests.standins.odoo import DEBUG_MARKER
 
 ROOT = Path(__file__).resolve().parents[2]
 

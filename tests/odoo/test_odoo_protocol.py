@@ -16,7 +16,7 @@ import pytest
 from credits_core.errors import IdempotencyConflict, InsufficientCredits
 from credits_core.models import Balance, Row
 from credits_core.stores.odoo import OdooStore
-from credits_core.stores.odoo_rows import to_vals
+from credits_core.stores.odoo.rows import to_vals
 from tests.core.conftest import T0
 
 NAME = "CZ_SMCR|debit|k1"
@@ -162,7 +162,7 @@ def test_every_name_is_active_once_after_a_thread_storm_on_one_key(make_store, c
 def test_a_create_that_commits_after_the_client_timed_out_is_found_not_doubled(make_store, clock, fake):
     from credits_core import CreditsService
     from credits_core.registry import MemoryRegistryRepository
-    from credits_core.stores.odoo_client import OdooTransportError
+    from credits_core.stores.odoo.client import OdooTransportError
 
     store = make_store(timeout_s=0.5)
     service = CreditsService(store, MemoryRegistryRepository(), clock=clock)

@@ -17,7 +17,7 @@ from credits_core.registry import MemoryRegistryRepository
 from tests.core.conftest import T0
 from tests.ledgers import Ledger
 from tests.odoo.support import open_store
-from tests.standins.odoo_server import FakeOdoo
+from tests.standins.odoo import FakeOdoo
 
 WORKER = Path(__file__).with_name("worker.py")
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from credits_core.errors import StateConflict
 from credits_core.models import Account, Row
 from credits_core.policy.ledger import Decision
 from credits_core.stores import RowFilter
-from credits_core.stores.odoo_rows import to_vals
+from credits_core.stores.odoo.rows import to_vals
 from tests.core.support import assert_consistent
 
 AT = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)

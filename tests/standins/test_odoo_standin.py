@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.standins.odoo_server import DEBUG_MARKER, MISSING_KEY_MSG, FakeOdoo
+from tests.standins.odoo import DEBUG_MARKER, MISSING_KEY_MSG, FakeOdoo
 
 DB, LOGIN, KEY, UID = "credits", "admin", "test-api-key", 2
 

@@ -9,8 +9,7 @@ import httpx
 import pytest
 import stripe
 
-from tests.standins.stripe_billing import add_month
-from tests.standins.stripe_server import FakeStripe, WebhookSink
+from tests.standins.stripe import FakeStripe, WebhookSink, add_month
 
 SUCCESS = "https://app.example.test/account?subscription=success&session_id={CHECKOUT_SESSION_ID}"
 FORM = {

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import stripe
 
-from tests.standins.stripe_server import FakeStripe, WebhookSink
+from tests.standins.stripe import FakeStripe, WebhookSink
 
 SUCCESS = "https://app.example.test/account?checkout=success&session_id={CHECKOUT_SESSION_ID}"
 CANCEL = "https://app.example.test/account?checkout=cancel"

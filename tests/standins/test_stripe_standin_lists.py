@@ -1,4 +1,4 @@
-"""The stand-in's paginated lists and 429s (``stripe_lists.py``), raw and through stripe-python."""
+"""The stand-in's paginated lists and 429s (``stripe/lists.py``), raw and through stripe-python."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import httpx
 import pytest
 import stripe
 
-from tests.standins.stripe_lists import rate_limit, set_created
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe, rate_limit, set_created
 from tests.standins.test_stripe_standin import create
 
 

@@ -1,4 +1,4 @@
-"""The stand-in's refunds (``stripe_refunds.py``) in Stripe's wire format, raw and through stripe-python."""
+"""The stand-in's refunds (``stripe/refunds.py``) in Stripe's wire format, raw and through stripe-python."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import httpx
 import pytest
 import stripe
 
-from tests.standins.stripe_server import FakeStripe, WebhookSink
+from tests.standins.stripe import FakeStripe, WebhookSink
 from tests.standins.test_stripe_standin import create
 
 

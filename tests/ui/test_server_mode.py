@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from credits_core.errors import LedgerUnavailable
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 from .helpers import assert_clean, chip, ledger_path, messages, metric, open_page, server_service, signed_in
 

@@ -14,7 +14,7 @@ import pytest
 
 from credits_core.errors import CreditsError
 from credits_core.payments import StripeGateway
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 APP = "https://app.example.test"
 SECRET = "sk_test_gateway_secret_0123456789"

@@ -9,7 +9,7 @@ from typing import Any
 from credits_core import CreditsService
 from credits_core.payments import StripeGateway
 from credits_core.payments.flow import confirm_checkout, handle_webhook_event
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 TENANT = "cityzeen"
 PACK_CREDITS, PACK_PRICE = 100, 1500

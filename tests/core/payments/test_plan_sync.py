@@ -30,7 +30,7 @@ from credits_core.payments.plan_sync import (
 from credits_core.payments.subscriptions import StripeSubscriptions
 from credits_core.registry import NO_PLAN
 from credits_core.stores.base import LedgerStore, RowFilter
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 TENANT = "cityzeen"
 SECRET = "sk_test_plan_sync_0123456789"

@@ -12,8 +12,7 @@ from credits_core.reconcile import StripeLister, reconcile, repair
 from credits_core.registry import MemoryRegistryRepository
 from tests.core.payments.support import PACK_PRICE, TENANT, App, gateway_for
 from tests.core.payments.test_refund_orders import T0
-from tests.standins.stripe_lists import rate_limit
-from tests.standins.stripe_server import FakeStripe, WebhookSink
+from tests.standins.stripe import FakeStripe, WebhookSink, rate_limit
 
 
 @pytest.fixture
@@ -169,7 +168,7 @@ def test_stripe_down_or_refusing_is_a_clear_error_and_writes_nothing(app: App):
 def test_a_window_finds_a_refund_of_an_older_session_and_ledger_rows_of_the_window(app: App):
     from datetime import UTC, datetime
 
-    from tests.standins.stripe_lists import set_created
+    from tests.standins.stripe import set_created
 
     old = app.buy("u_old")
     app.confirm("u_old", old)

@@ -9,7 +9,7 @@ import pytest
 
 from credits_core.cli import main
 from tests.core.payments.support import App, gateway_for
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from credits_core.reconcile import StripeLister, reconcile, repair
 from credits_core.registry import NO_PLAN
 from tests.core.payments.support import TENANT, gateway_for
 from tests.core.payments.test_refund_orders import T0
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 
 @pytest.fixture

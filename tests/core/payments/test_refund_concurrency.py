@@ -25,7 +25,7 @@ from credits_core.registry import MemoryRegistryRepository
 from tests.core.payments.support import PACK_CREDITS, App, GatedStore, gateway_for
 from tests.core.payments.test_refund_orders import T0
 from tests.core.support import assert_consistent
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 ROOT = Path(__file__).resolve().parents[3]
 WAIT_S = 30  # a bound on waiting for the other side, never an assertion on time

@@ -20,7 +20,7 @@ from credits_core import CreditsService, FixedClock, SqliteStore
 from credits_core.registry import MemoryRegistryRepository
 from credits_core.stores.base import RowFilter
 from tests.core.payments.support import PACK_CREDITS, PACK_PRICE, App, gateway_for
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from credits_core.policy.stripe_refunds import ChargeState
 from credits_core.registry import MemoryRegistryRepository
 from tests.core.payments.support import PACK_PRICE, App, gateway_for
 from tests.core.payments.test_refund_orders import T0
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from credits_core.errors import (
 )
 from credits_core.payments import PaidSession, StripeGateway
 from tests.core.payments.conftest import APP, SECRET, assert_clean, checkout
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 # -- checkout -------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from credits_core.config import load_settings
 from credits_core.errors import ConfigError, PaymentsUnavailable
 from credits_core.payments import StripeGateway
 from tests.core.payments.conftest import APP, SECRET, assert_clean, checkout, make_gateway
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 # -- the provider failing ----------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import pytest
 from credits_core.errors import BadRequest, PaymentsDisabled, WebhookInvalid
 from credits_core.payments import StripeGateway
 from tests.core.payments.conftest import checkout, make_gateway
-from tests.standins.stripe_server import FakeStripe, WebhookSink
+from tests.standins.stripe import FakeStripe, WebhookSink
 
 # -- webhooks ---------------------------------------------------------------------------
 

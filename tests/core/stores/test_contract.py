@@ -312,7 +312,7 @@ def pending_overdraft(store: LedgerStore, row: Row) -> None:
     the other stores serialise their transactions, so there it is never written)."""
     fake = getattr(store, "fake", None)
     if fake is not None:
-        from credits_core.stores.odoo_rows import to_vals
+        from credits_core.stores.odoo.rows import to_vals
 
         fake.insert(to_vals(row, "another-writer"))
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 from ..helpers import assert_clean, messages, metric, server_service, signed_in
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 from ..helpers import assert_clean, chip, messages, signed_in
 

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from credits_core.export import verify_chain
 from credits_core.payments import StripeGateway
 from credits_core.seed import seed_demo
-from tests.standins.stripe_server import FakeStripe
+from tests.standins.stripe import FakeStripe
 
 from ..helpers import assert_clean, button, messages, metric, open_page, server_service, server_store, signed_in
 

@@ -25,14 +25,39 @@ Wire formats followed (Stripe API reference):
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from .errors import ApiError, missing_param
+from .forms import as_int
+from .objects import rand_id
+
 if TYPE_CHECKING:
-    from .stripe_server import FakeStripe, _Record
+    from .server import FakeStripe
+    from .sessions import SessionRecord
 
 SESSIONS_PATH = "/v1/checkout/sessions"
 REFUNDS_PATH = "/v1/refunds"
+
+
+class RefundsMixin:
+    """The refund test controls of :class:`~.server.FakeStripe`."""
+
+    # Provided by FakeStripe.
+    _lock: threading.RLock
+
+    def charge_refunded(self, session_id: str, amount: int | None = None) -> bytes:
+        """Refund the session's charge (fully, or ``amount``) and return the
+        ``charge.refunded`` event; deliver it with ``deliver_payload`` if wanted."""
+        with self._lock:
+            self._refund(self._get(session_id), amount)
+        return self._encode(self._event("charge.refunded", session_id, refund=False))
+
+    def refund(self, session_id: str, amount: int | None = None, *, notify: bool = True) -> dict[str, Any]:
+        """Refund the session's charge as ``POST /v1/refunds`` does (this module's ``refund`` function)."""
+        with self._lock:
+            return refund(self, self._get(session_id), amount, notify=notify)
 
 
 def route(fake: FakeStripe, method: str, path: str, data: dict[str, Any]) -> dict[str, Any] | None:
@@ -44,9 +69,9 @@ def route(fake: FakeStripe, method: str, path: str, data: dict[str, Any]) -> dic
     return None
 
 
-def expand_session(rec: _Record, obj: dict[str, Any], expand: Any, prefix: str = "") -> dict[str, Any]:
+def expand_session(rec: SessionRecord, obj: dict[str, Any], expand: Any, prefix: str = "") -> dict[str, Any]:
     """``obj`` (a copy of the session) with ``payment_intent`` expanded as asked."""
-    wanted = {e[len(prefix):] for e in (expand or []) if isinstance(e, str) and e.startswith(prefix)}
+    wanted = {e[len(prefix) :] for e in (expand or []) if isinstance(e, str) and e.startswith(prefix)}
     if obj.get("payment_intent") and wanted & {"payment_intent", "payment_intent.latest_charge"}:
         obj["payment_intent"] = _payment_intent(rec, "payment_intent.latest_charge" in wanted)
     return obj
@@ -54,11 +79,9 @@ def expand_session(rec: _Record, obj: dict[str, Any], expand: Any, prefix: str =
 
 def list_sessions(fake: FakeStripe, data: dict[str, Any]) -> dict[str, Any]:
     """``GET /v1/checkout/sessions`` filtered by ``payment_intent`` (newest first)."""
-    from .stripe_server import _ApiError, _as_int
-
-    limit = _as_int(data.get("limit", "10"), "limit", minimum=1)
+    limit = as_int(data.get("limit", "10"), "limit", minimum=1)
     if limit > 100:
-        raise _ApiError(400, "This value must be less than or equal to 100.", param="limit")
+        raise ApiError(400, "This value must be less than or equal to 100.", param="limit")
     pi = data.get("payment_intent")
     with fake._lock:
         recs = [r for r in fake._sessions.values() if pi is None or r.obj.get("payment_intent") == pi]
@@ -69,42 +92,42 @@ def list_sessions(fake: FakeStripe, data: dict[str, Any]) -> dict[str, Any]:
 
 def create_refund(fake: FakeStripe, data: dict[str, Any]) -> dict[str, Any]:
     """``POST /v1/refunds``: refund a charge (by id or payment intent) and notify the webhook."""
-    from .stripe_server import _ApiError, _as_int, _missing
-
     charge_id, pi = data.get("charge"), data.get("payment_intent")
     if not charge_id and not pi:
-        raise _missing("charge")
+        raise missing_param("charge")
     with fake._lock:
         rec = next(
-            (r for r in fake._sessions.values() if r.charge and (r.charge["id"] == charge_id or r.obj["payment_intent"] == pi)),
+            (
+                r
+                for r in fake._sessions.values()
+                if r.charge and (r.charge["id"] == charge_id or r.obj["payment_intent"] == pi)
+            ),
             None,
         )
         if rec is None or rec.charge is None:
             what, value = ("charge", charge_id) if charge_id else ("payment_intent", pi)
-            raise _ApiError(400, f"No such {what}: '{value}'", code="resource_missing", param=what)
-        return refund(fake, rec, None if data.get("amount") is None else _as_int(data["amount"], "amount", minimum=1))
+            raise ApiError(400, f"No such {what}: '{value}'", code="resource_missing", param=what)
+        return refund(fake, rec, None if data.get("amount") is None else as_int(data["amount"], "amount", minimum=1))
 
 
-def refund(fake: FakeStripe, rec: _Record, amount: int | None, *, notify: bool = True) -> dict[str, Any]:
+def refund(fake: FakeStripe, rec: SessionRecord, amount: int | None, *, notify: bool = True) -> dict[str, Any]:
     """Refund ``amount`` (None: the rest) of the session's charge; deliver ``charge.refunded`` if ``notify``."""
-    from .stripe_server import _ApiError, _rand
-
     with fake._lock:
         ch = rec.charge
         if ch is None:
             raise ValueError("session has no successful charge to refund")
         left = ch["amount"] - ch["amount_refunded"]
         if left <= 0:
-            raise _ApiError(
+            raise ApiError(
                 400, f"Charge {ch['id']} has already been refunded.", code="charge_already_refunded", param="charge"
             )
         if amount is not None and amount > left:
-            raise _ApiError(
+            raise ApiError(
                 400, f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left})", param="amount"
             )
         fake._refund(rec, amount)
         obj = {
-            "id": _rand("re_3"),
+            "id": rand_id("re_3"),
             "object": "refund",
             "amount": left if amount is None else amount,
             "charge": ch["id"],
@@ -121,7 +144,7 @@ def refund(fake: FakeStripe, rec: _Record, amount: int | None, *, notify: bool =
     return obj
 
 
-def _payment_intent(rec: _Record, with_charge: bool) -> dict[str, Any]:
+def _payment_intent(rec: SessionRecord, with_charge: bool) -> dict[str, Any]:
     ch = rec.charge
     obj = rec.obj
     return {

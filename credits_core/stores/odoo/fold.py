@@ -12,12 +12,24 @@ id. Folding a user's active rows in that order, a write is **rejected** when
 * *balance* — it takes a bucket it draws from below zero. A write that only
   adds credits (top-up, refund, grant, positive adjustment) is never
   rejected for this: the accepted rows before it never leave a bucket below
-  zero, so it cannot be the one that does.
+  zero, so it cannot be the one that does;
+* *available* — it carries no base and holds credits (a ``CZ_SMCR|hold|…``
+  row, delta 0) that take the credits available after it below zero, and
+  below what they were before it: available is the balance minus the holds
+  active at the hold row's ``created_at`` (``Account.held_at``: a hold not
+  ended by a settle or release row and not expired). The engine never writes
+  such a hold (``policy/holds.py``): enforced it is a 402, warn-only it holds
+  only what is available and records the ``shortfall``. A row does not say
+  which mode decided it (``shortfall`` is set only when a hold was cut short),
+  so the rule is the same in both. A hold of nothing (warn-only, nothing
+  available) or one already expired when written never over-commits.
 
 Everything else is **accepted**, so every process that sees the same rows
 reaches the same verdicts and the same answers (``balanceAfter`` of an
 accepted row is the ledger's balance after it). Rows written before writes
-carried a base (or inserted by hand) are judged on names and balance only.
+carried a base (or inserted by hand) are judged on names, balance and, for
+holds, available credits; a write with a base is judged on that base instead
+(*stale*), as the engine checked available credits on it.
 """
 
 from __future__ import annotations
@@ -27,8 +39,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import Account, Row
-from .odoo_rows import from_record
+from ...models import Account, Row
+from .rows import from_record
 
 Base = tuple[Any, ...]
 
@@ -91,6 +103,8 @@ def fold(start: Account, recs: Iterable[Rec], holders: Mapping[str, int] | None 
             reason = "stale"
         elif _overdraws(after, rows):
             reason = "balance"
+        elif base is None and _overcommits(out.account, after, rows):
+            reason = "available"
         else:
             out.account = after
             out.accepted.update(r.id for r in write)
@@ -105,3 +119,13 @@ def _overdraws(after: Account, rows: list[Row]) -> bool:
     took_included = sum(r.included_delta for r in rows) < 0
     took_purchased = sum(r.purchased_delta for r in rows) < 0
     return (after.balance.included < 0 and took_included) or (after.balance.purchased < 0 and took_purchased)
+
+
+def _overcommits(before: Account, after: Account, rows: list[Row]) -> bool:
+    """A hold among ``rows`` takes available credits below zero, and lower than before (module docstring)."""
+    holds = [r for r in rows if r.kind == "hold"]
+    if not holds:
+        return False
+    at = max(r.created_at for r in holds)
+    left = after.balance.total - after.held_at(at)
+    return left < 0 and left < before.balance.total - before.held_at(at)

@@ -1,6 +1,6 @@
 """Stripe Billing for the stand-in: customers, subscriptions, invoices and their events.
 
-Mixed into :class:`tests.standins.stripe_server.FakeStripe`. Paying a
+Mixed into :class:`tests.standins.stripe.FakeStripe`. Paying a
 ``mode=subscription`` Checkout Session on the hosted page creates a customer,
 an active subscription (its one item priced from the session's recurring
 ``price_data``, its metadata from ``subscription_data[metadata]``) and a paid
@@ -32,7 +32,8 @@ speaks (``2026-10-28.endive``, newer than ``2025-03-31.basil``):
 Test controls: ``subscription``, ``subscriptions``, ``invoices``, ``prorations``,
 ``end_period`` (the period ends: a subscription set to cancel at period end is
 deleted, any other renews with a paid invoice), ``events_about``,
-``redeliver`` (stored events, any order, several times, shuffled).
+``redeliver`` (stored events, any order, several times, shuffled). The Billing
+routes (``/v1/subscriptions``, ``/v1/customers``, ``/v1/invoices``) are in ``billing_api.py``.
 """
 
 from __future__ import annotations
@@ -40,26 +41,12 @@ from __future__ import annotations
 import calendar
 import copy
 import random
-import re
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-_SUB_PATH = re.compile(r"^/v1/subscriptions/([^/]+)$")
-_CUSTOMER_PATH = re.compile(r"^/v1/customers/([^/]+)$")
-_INVOICE_PATH = re.compile(r"^/v1/invoices/([^/]+)$")
-_UPDATE_PARAMS = frozenset(
-    {"items", "proration_behavior", "metadata", "cancel_at_period_end", "expand", "description", "proration_date"}
-)
-_PRORATION = ("create_prorations", "none", "always_invoice")
-
-
-def _core() -> Any:
-    """The stand-in's core module (imported late: it imports this one)."""
-    from . import stripe_server
-
-    return stripe_server
+from .objects import DEFAULT_API_VERSION, rand_id
 
 
 def add_month(ts: int, months: int = 1) -> int:
@@ -69,12 +56,6 @@ def add_month(ts: int, months: int = 1) -> int:
     year, month = d.year + y, m + 1
     day = min(d.day, calendar.monthrange(year, month)[1])
     return int(d.replace(year=year, month=month, day=day).timestamp())
-
-
-def _bool(value: Any, param: str) -> bool:
-    if value in ("true", "false"):
-        return value == "true"
-    raise _core()._ApiError(400, f"Invalid boolean: {value}", param=param)
 
 
 class BillingMixin:
@@ -177,7 +158,7 @@ class BillingMixin:
         customer = self._customers.get(obj.get("customer") or "")
         if customer is None:
             customer = {
-                "id": _core()._rand("cus_", 14),
+                "id": rand_id("cus_", 14),
                 "object": "customer",
                 "created": now,
                 "email": email or obj["customer_email"],
@@ -191,7 +172,7 @@ class BillingMixin:
         self._products.setdefault(
             price["product"], {"id": price["product"], "object": "product", "name": line["description"]}
         )
-        sid = _core()._rand("sub_1", 24)
+        sid = rand_id("sub_1", 24)
         sub = {
             "id": sid,
             "object": "subscription",
@@ -210,7 +191,7 @@ class BillingMixin:
                 "object": "list",
                 "data": [
                     {
-                        "id": _core()._rand("si_", 14),
+                        "id": rand_id("si_", 14),
                         "object": "subscription_item",
                         "created": now,
                         "current_period_end": add_month(now),
@@ -249,180 +230,12 @@ class BillingMixin:
         with self._lock:
             return self._pending_events.pop(rec.obj["id"], [])
 
-    # -- API ------------------------------------------------------------------------
-
-    def _billing_api(self, method: str, path: str, data: dict[str, Any]) -> dict[str, Any] | None:
-        """Answer a Billing route, or None when ``path`` is not one (FakeStripe answers 404)."""
-        if path == "/v1/subscriptions" and method == "GET":
-            return self._list_subscriptions(data)
-        m = _SUB_PATH.match(path)
-        if m and method == "GET":
-            return copy.deepcopy(self._sub_or_404(m.group(1)))
-        if m and method == "POST":
-            return self._update(self._sub_or_404(m.group(1)), data)
-        if m and method == "DELETE":
-            sub = self._sub_or_404(m.group(1))
-            if sub["status"] in ("canceled", "incomplete_expired"):
-                raise self._sub_missing(sub["id"])  # Stripe: a canceled subscription cannot be canceled again
-            self._deliver_all_in_background([self._cancel(sub, at=int(time.time()))])  # type: ignore[attr-defined]
-            return copy.deepcopy(sub)
-        m = _CUSTOMER_PATH.match(path)
-        if m and method == "GET":
-            return copy.deepcopy(self._lookup(self._customers, m.group(1), "customer"))
-        m = _INVOICE_PATH.match(path)
-        if m and method == "GET":
-            return copy.deepcopy(self._lookup(self._invoices, m.group(1), "invoice"))
-        return None
-
-    def _lookup(self, table: dict[str, dict[str, Any]], oid: str, kind: str) -> dict[str, Any]:
-        if oid not in table:
-            raise _core()._ApiError(404, f"No such {kind}: '{oid}'", code="resource_missing", param="id", saved=True)
-        return table[oid]
-
-    def _sub_missing(self, sid: str) -> Exception:
-        return _core()._ApiError(404, f"No such subscription: '{sid}'", code="resource_missing", param="id", saved=True)
+    # -- state ----------------------------------------------------------------------
 
     def _sub(self, sid: str) -> dict[str, Any]:
         if sid not in self._subscriptions:
             raise KeyError(sid)
         return self._subscriptions[sid]
-
-    def _sub_or_404(self, sid: str) -> dict[str, Any]:
-        if sid not in self._subscriptions:
-            raise self._sub_missing(sid)
-        return self._subscriptions[sid]
-
-    def _list_subscriptions(self, data: dict[str, Any]) -> dict[str, Any]:
-        status = data.get("status")
-        limit = _core()._as_int(data.get("limit", "10"), "limit", minimum=1)
-        subs = [
-            s
-            for s in reversed(self._subscriptions.values())  # newest first
-            if data.get("customer") in (None, s["customer"])
-            and (status == "all" or (s["status"] == status if status else s["status"] != "canceled"))
-        ]
-        return {
-            "object": "list",
-            "data": copy.deepcopy(subs[: min(limit, 100)]),
-            "has_more": len(subs) > limit,
-            "url": "/v1/subscriptions",
-        }
-
-    def _update(self, sub: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-        core = _core()
-        for key in data:
-            if key not in _UPDATE_PARAMS:
-                raise core._ApiError(400, f"Received unknown parameter: {key}", code="parameter_unknown", param=key)
-        if sub["status"] in ("canceled", "incomplete_expired") and set(data) - {"metadata", "expand"}:
-            raise core._ApiError(
-                400, "A canceled subscription can only update its cancellation_details and metadata.", saved=True
-            )
-        behavior = data.get("proration_behavior", "create_prorations")
-        if behavior not in _PRORATION:
-            raise core._ApiError(
-                400, "Invalid proration_behavior: must be one of " + ", ".join(_PRORATION), param="proration_behavior"
-            )
-        previous: dict[str, Any] = {}
-        new_price = self._new_price(sub, data.get("items")) if data.get("items") is not None else None
-        metadata = data.get("metadata")
-        if metadata is not None and not isinstance(metadata, dict):
-            raise core._ApiError(400, "Invalid object", param="metadata")
-        cancel = _bool(data["cancel_at_period_end"], "cancel_at_period_end") if "cancel_at_period_end" in data else None
-        item = sub["items"]["data"][0]
-        events: list[dict[str, Any]] = []
-        if new_price is not None and new_price != item["price"]:
-            previous["items"] = copy.deepcopy(sub["items"])
-            now = int(time.time())
-            start, end = item["current_period_start"], item["current_period_end"]
-            left = max(0.0, min(1.0, (end - now) / max(1, end - start)))
-            amount = round((new_price["unit_amount"] - item["price"]["unit_amount"]) * item["quantity"] * left)
-            item["price"] = new_price
-            if behavior != "none":
-                self._prorations.append({"subscription": sub["id"], "amount": amount, "behavior": behavior})
-            if behavior == "always_invoice" and amount > 0:
-                invoice = self._invoice(sub, amount, "subscription_update")
-                previous["latest_invoice"] = sub["latest_invoice"]
-                sub["latest_invoice"] = invoice["id"]
-                events.append(self._object_event("invoice.paid", invoice))
-        if metadata is not None:
-            merged = {**sub["metadata"], **metadata}
-            merged = {k: v for k, v in merged.items() if v != ""}
-            if merged != sub["metadata"]:
-                previous["metadata"] = dict(sub["metadata"])
-                sub["metadata"] = merged
-        if cancel is not None and cancel != sub["cancel_at_period_end"]:
-            previous.update(
-                cancel_at_period_end=sub["cancel_at_period_end"],
-                cancel_at=sub["cancel_at"],
-                canceled_at=sub["canceled_at"],
-                cancellation_details=copy.deepcopy(sub["cancellation_details"]),
-            )
-            sub.update(
-                cancel_at_period_end=cancel,
-                cancel_at=item["current_period_end"] if cancel else None,
-                canceled_at=int(time.time()) if cancel else None,
-                cancellation_details={
-                    "comment": None,
-                    "feedback": None,
-                    "reason": "cancellation_requested" if cancel else None,
-                },
-            )
-        if previous:
-            events.append(self._object_event("customer.subscription.updated", sub, previous))
-        self._deliver_all_in_background(events)  # type: ignore[attr-defined]
-        return copy.deepcopy(sub)
-
-    def _new_price(self, sub: dict[str, Any], items: Any) -> dict[str, Any] | None:
-        """The price ``items[0]`` asks for (only ``price_data`` on the existing item is supported)."""
-        core = _core()
-        if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
-            raise core._ApiError(400, "Invalid array", param="items")
-        item = items[0]
-        current = sub["items"]["data"][0]
-        if item.get("id") != current["id"]:
-            raise core._ApiError(
-                400, f"No such subscription item: '{item.get('id')}'", code="resource_missing", param="items[0][id]"
-            )
-        if "price" in item:
-            raise core._ApiError(
-                400, f"No such price: '{item['price']}'", code="resource_missing", param="items[0][price]"
-            )
-        pd = item.get("price_data")
-        if pd is None:
-            return None
-        p = "items[0][price_data]"
-        if not isinstance(pd, dict):
-            raise core._ApiError(400, "Invalid object", param=p)
-        if "product_data" in pd:
-            raise core._ApiError(
-                400,
-                f"Received unknown parameter: {p}[product_data]",
-                code="parameter_unknown",
-                param=f"{p}[product_data]",
-            )
-        for field in ("currency", "product", "unit_amount", "recurring"):
-            if pd.get(field) is None:
-                raise core._missing(f"{p}[{field}]")
-        if pd["product"] not in self._products:
-            raise core._ApiError(
-                400, f"No such product: '{pd['product']}'", code="resource_missing", param=f"{p}[product]"
-            )
-        currency = pd["currency"].lower()
-        if currency != sub["currency"]:
-            raise core._ApiError(
-                400, "The price's currency must match the subscription's currency.", param=f"{p}[currency]"
-            )
-        return {
-            "id": core._rand("price_1"),
-            "object": "price",
-            "currency": currency,
-            "product": pd["product"],
-            "recurring": core._recurring(pd["recurring"], f"{p}[recurring]"),
-            "type": "recurring",
-            "unit_amount": core._as_int(pd["unit_amount"], f"{p}[unit_amount]", minimum=0),
-        }
-
-    # -- state ----------------------------------------------------------------------
 
     def _cancel(self, sub: dict[str, Any], *, at: int) -> dict[str, Any]:
         """End ``sub`` now; returns its ``customer.subscription.deleted`` event."""
@@ -434,7 +247,7 @@ class BillingMixin:
         """A paid invoice of ``sub`` for ``amount`` (minor units)."""
         now = int(time.time())
         item = sub["items"]["data"][0]
-        iid = _core()._rand("in_1", 24)
+        iid = rand_id("in_1", 24)
         invoice = {
             "id": iid,
             "object": "invoice",
@@ -450,7 +263,7 @@ class BillingMixin:
                 "object": "list",
                 "data": [
                     {
-                        "id": _core()._rand("il_1", 24),
+                        "id": rand_id("il_1", 24),
                         "object": "line_item",
                         "amount": amount,
                         "currency": sub["currency"],
@@ -480,14 +293,13 @@ class BillingMixin:
         self, event_type: str, obj: dict[str, Any], previous: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Record an Event envelope (https://docs.stripe.com/api/events/object) about a snapshot of ``obj``."""
-        core = _core()
         data: dict[str, Any] = {"object": copy.deepcopy(obj)}
         if previous is not None:
             data["previous_attributes"] = copy.deepcopy(previous)
         event = {
-            "id": core._rand("evt_1"),
+            "id": rand_id("evt_1"),
             "object": "event",
-            "api_version": core.DEFAULT_API_VERSION,
+            "api_version": DEFAULT_API_VERSION,
             "created": int(time.time()),
             "data": data,
             "livemode": False,

@@ -29,7 +29,7 @@ Field mapping — every field a stored column of ``crm.lead`` in Odoo 19
   (``month``, ``plan``, ``peak``).
 * ``street2`` — JSON ``{"meta": <row meta>, "txn": <write token>, "base":
   <the account the write was decided on>}`` (plain char: exact round trip;
-  ``odoo_fold.py`` judges rows with it).
+  ``fold.py`` judges rows with it).
 * ``active`` — the ledger is the set of active rows; compensation archives.
 
 Not used: ``description`` (HTML, rewritten), ``recurring_revenue`` (behind
@@ -58,7 +58,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ..models import ROW_PREFIX, Account, Balance, Row
+from ...models import ROW_PREFIX, Account, Balance, Row
 
 STATE_KINDS = frozenset({"grant", "plan", "upgrade", "trim"})
 # Rows that start or end a hold (by the kind in their name): grouped by name like the month-state
@@ -146,7 +146,7 @@ def check_row(row: Row, user_id: str) -> None:
 
 def to_vals(row: Row, txn: str, base: list[Any] | None = None) -> dict[str, Any]:
     """``crm.lead`` values of ``row``; ``txn`` marks the write that created it, ``base`` the account
-    it was decided on (``odoo_fold.base_of``)."""
+    it was decided on (``fold.base_of``)."""
     created = row.created_at.astimezone(UTC)
     tool = row.meta.get("tool")
     return {

@@ -30,8 +30,14 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from .errors import ApiError
+from .forms import as_int
+from .objects import rand_id
+from .refunds import expand_session
+
 if TYPE_CHECKING:
-    from .stripe_server import FakeStripe, _Record
+    from .server import FakeStripe
+    from .sessions import SessionRecord
 
 SESSIONS = "/v1/checkout/sessions"
 REFUNDS = "/v1/refunds"
@@ -59,13 +65,11 @@ def set_created(fake: FakeStripe, object_id: str, created: int) -> None:
     raise KeyError(object_id)
 
 
-def record_refund(fake: FakeStripe, rec: _Record, amount: int) -> dict[str, Any]:
+def record_refund(fake: FakeStripe, rec: SessionRecord, amount: int) -> dict[str, Any]:
     """Keep a Refund object for a refund of the session's charge (called under the stand-in's lock)."""
-    from .stripe_server import _rand
-
     ch = rec.charge or {}
     obj = {
-        "id": _rand("re_3"),
+        "id": rand_id("re_3"),
         "object": "refund",
         "amount": amount,
         "charge": ch.get("id"),
@@ -89,36 +93,52 @@ def route(fake: FakeStripe, method: str, path: str, data: dict[str, Any]) -> tup
         limit = queue.pop(0) if queue else None
         if limit is not None:
             retry_after, should_retry = limit
-            body = {"error": {"code": "rate_limit", "message": "Too many requests hit the API too quickly.",
-                              "type": "invalid_request_error"}}
+            body = {
+                "error": {
+                    "code": "rate_limit",
+                    "message": "Too many requests hit the API too quickly.",
+                    "type": "invalid_request_error",
+                }
+            }
             headers = {"Retry-After": str(retry_after), "Stripe-Should-Retry": json.dumps(should_retry)}
             return 429, body, headers
         if path == SESSIONS:
             return 200, _sessions(fake, data), {}
         if path == REFUNDS:
-            items = [r for r in fake.__dict__.get("_refund_objects", [])
-                     if data.get("charge") in (None, r["charge"]) and data.get("payment_intent") in (None, r["payment_intent"])]
+            items = [
+                r
+                for r in fake.__dict__.get("_refund_objects", [])
+                if data.get("charge") in (None, r["charge"])
+                and data.get("payment_intent") in (None, r["payment_intent"])
+            ]
             return 200, _page(items, data, REFUNDS), {}
         if path == INVOICES and hasattr(fake, "_invoices"):
-            items = [i for i in fake._invoices.values()
-                     if data.get("status") in (None, i.get("status")) and data.get("subscription") in (None, _invoice_sub(i))]
+            items = [
+                i
+                for i in fake._invoices.values()
+                if data.get("status") in (None, i.get("status")) and data.get("subscription") in (None, _invoice_sub(i))
+            ]
             return 200, _page(items, data, INVOICES), {}
         if path == SUBSCRIPTIONS and hasattr(fake, "_subscriptions"):
             status = data.get("status")
-            items = [s for s in fake._subscriptions.values()
-                     if data.get("customer") in (None, s["customer"])
-                     and (status == "all" or (s["status"] == status if status else s["status"] != "canceled"))]
+            items = [
+                s
+                for s in fake._subscriptions.values()
+                if data.get("customer") in (None, s["customer"])
+                and (status == "all" or (s["status"] == status if status else s["status"] != "canceled"))
+            ]
             return 200, _page(items, data, SUBSCRIPTIONS), {}
     return None
 
 
 def _sessions(fake: FakeStripe, data: dict[str, Any]) -> dict[str, Any]:
-    from .stripe_refunds import expand_session
-
     recs = {r.obj["id"]: r for r in fake._sessions.values()}
-    items = [r.obj for r in recs.values()
-             if data.get("payment_intent") in (None, r.obj.get("payment_intent"))
-             and data.get("status") in (None, r.obj.get("status"))]
+    items = [
+        r.obj
+        for r in recs.values()
+        if data.get("payment_intent") in (None, r.obj.get("payment_intent"))
+        and data.get("status") in (None, r.obj.get("status"))
+    ]
     page = _page(items, data, SESSIONS)
     page["data"] = [expand_session(recs[o["id"]], o, data.get("expand"), "data.") for o in page["data"]]
     return page
@@ -126,17 +146,15 @@ def _sessions(fake: FakeStripe, data: dict[str, Any]) -> dict[str, Any]:
 
 def _page(items: list[dict[str, Any]], data: dict[str, Any], url: str) -> dict[str, Any]:
     """Newest first, ``created`` filters, cursors and ``limit`` (see module docstring)."""
-    from .stripe_server import _ApiError, _as_int
-
-    limit = _as_int(data.get("limit", "10"), "limit", minimum=1)
+    limit = as_int(data.get("limit", "10"), "limit", minimum=1)
     if limit > 100:
-        raise _ApiError(400, "This value must be less than or equal to 100.", param="limit")
+        raise ApiError(400, "This value must be less than or equal to 100.", param="limit")
     created = data.get("created")
     if isinstance(created, dict):
-        bounds = {op: _as_int(v, f"created[{op}]") for op, v in created.items()}
+        bounds = {op: as_int(v, f"created[{op}]") for op, v in created.items()}
         items = [i for i in items if _within(i["created"], bounds)]
     elif created is not None:
-        items = [i for i in items if i["created"] == _as_int(created, "created")]
+        items = [i for i in items if i["created"] == as_int(created, "created")]
     # Newest first; among equal timestamps the later-made object first (stable, like Stripe's ids).
     order = sorted(enumerate(items), key=lambda p: (p[1]["created"], p[0]), reverse=True)
     items = [i for _, i in order]
@@ -144,7 +162,7 @@ def _page(items: list[dict[str, Any]], data: dict[str, Any], url: str) -> dict[s
     after, before = data.get("starting_after"), data.get("ending_before")
     for cursor, param in ((after, "starting_after"), (before, "ending_before")):
         if cursor is not None and cursor not in ids:
-            raise _ApiError(400, f"No such object: '{cursor}'", code="resource_missing", param=param)
+            raise ApiError(400, f"No such object: '{cursor}'", code="resource_missing", param=param)
     if after is not None:
         items = items[ids.index(after) + 1 :]
         chosen = items[:limit]
