@@ -17,6 +17,19 @@ from .clock import Clock, FixedClock, SystemClock
 from .errors import ConfigError
 
 _TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+ODOO_VARS = ("ODOO_URL", "ODOO_DB", "ODOO_USERNAME", "ODOO_API_KEY")
+ODOO_PROTOCOLS = ("jsonrpc", "json2")
+
+
+@dataclass(frozen=True)
+class OdooSettings:
+    """Where the Odoo ledger is (``CZ_LEDGER=odoo``); the key never appears in a repr."""
+
+    url: str
+    db: str
+    username: str
+    api_key: str = field(repr=False)
+    protocol: str = "jsonrpc"  # ODOO_PROTOCOL: jsonrpc (default) or json2
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,7 @@ class Settings:
     clerk_authorized_parties: tuple[str, ...] = ()
     clock_at: datetime | None = None  # CZ_CLOCK: freeze the ledger clock (tests, demos of a date)
     starter_plan: str = "none"  # plan of a signed-in user without a subscription (NO_PLAN)
+    odoo: OdooSettings | None = None  # set when ledger == "odoo"
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -75,10 +89,35 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         clerk_jwt_key=_pem(env, "CLERK_JWT_KEY"),
         clerk_secret_key=_secret(env, "CLERK_SECRET_KEY"),
         clerk_jwks_url=_url(env, "CLERK_JWKS_URL", "https://api.clerk.com/v1/jwks"),
-        clerk_authorized_parties=tuple(p.strip() for p in env.get("CLERK_AUTHORIZED_PARTIES", "").split(",") if p.strip()),
+        clerk_authorized_parties=tuple(
+            p.strip() for p in env.get("CLERK_AUTHORIZED_PARTIES", "").split(",") if p.strip()
+        ),
         starter_plan=_plan_id(env, "CZ_STARTER_PLAN", "none"),
         clock_at=_instant(env, "CZ_CLOCK"),
+        odoo=load_odoo_settings(env) if ledger == "odoo" else None,
         environ=env,
+    )
+
+
+def load_odoo_settings(environ: Mapping[str, str]) -> OdooSettings:
+    """The ``ODOO_*`` variables; missing or wrong ones → ``ConfigError`` naming them (never the key)."""
+    values = {name: str(environ.get(name, "") or "").strip() for name in ODOO_VARS}
+    missing = [name for name, value in values.items() if not value]
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        raise ConfigError(
+            f"{' and '.join(missing)} {verb} not set (CZ_LEDGER=odoo needs {', '.join(ODOO_VARS)})",
+            variable=missing[0],
+            missing=missing,
+        )
+    parsed = urlparse(values["ODOO_URL"])
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError("ODOO_URL must be an http(s) URL such as https://odoo.example.com", variable="ODOO_URL")
+    protocol = str(environ.get("ODOO_PROTOCOL", "") or "").strip().lower() or "jsonrpc"
+    if protocol not in ODOO_PROTOCOLS:
+        raise ConfigError(f"ODOO_PROTOCOL must be 'jsonrpc' or 'json2' (got {protocol!r})", variable="ODOO_PROTOCOL")
+    return OdooSettings(
+        values["ODOO_URL"], values["ODOO_DB"], values["ODOO_USERNAME"], values["ODOO_API_KEY"], protocol
     )
 
 
@@ -130,7 +169,9 @@ def _plan_id(env: Mapping[str, str], name: str, default: str) -> str:
 def _tenant(env: Mapping[str, str]) -> str:
     tenant = env.get("CZ_TENANT_ID", "").strip() or "cityzeen"
     if not _TENANT.fullmatch(tenant):
-        raise ConfigError("CZ_TENANT_ID must be lower-case letters, digits, '-' or '_' (max 64)", variable="CZ_TENANT_ID")
+        raise ConfigError(
+            "CZ_TENANT_ID must be lower-case letters, digits, '-' or '_' (max 64)", variable="CZ_TENANT_ID"
+        )
     return tenant
 
 
@@ -151,5 +192,7 @@ def _secret(env: Mapping[str, str], name: str, *, min_len: int = 1, prefix: tupl
     if len(raw) < min_len:
         raise ConfigError(f"{name} is too short (at least {min_len} characters)", variable=name)
     if prefix and not raw.startswith(prefix):
-        raise ConfigError(f"{name} does not look like a valid key (expected it to start with {' or '.join(prefix)})", variable=name)
+        raise ConfigError(
+            f"{name} does not look like a valid key (expected it to start with {' or '.join(prefix)})", variable=name
+        )
     return raw

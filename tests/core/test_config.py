@@ -101,3 +101,44 @@ def test_server_users_start_without_a_plan_unless_a_starter_plan_is_configured(t
     with pytest.raises(ConfigError) as info:
         open_service(load_settings({"CZ_LEDGER": "memory", "CZ_STARTER_PLAN": "gold"}))
     assert info.value.details["variable"] == "CZ_STARTER_PLAN"
+
+
+def test_odoo_variables_are_read_with_the_others_and_the_key_stays_out_of_repr() -> None:
+    env = {
+        "CZ_LEDGER": "odoo",
+        "ODOO_URL": "https://odoo.example.test",
+        "ODOO_DB": "prod",
+        "ODOO_USERNAME": "ledger@example.test",
+        "ODOO_API_KEY": "key-that-must-not-show",
+        "ODOO_PROTOCOL": "JSON2",
+    }
+    settings = load_settings(env)
+    assert settings.odoo is not None
+    assert (settings.odoo.url, settings.odoo.db, settings.odoo.protocol) == (
+        "https://odoo.example.test",
+        "prod",
+        "json2",
+    )
+    assert "key-that-must-not-show" not in repr(settings)
+    assert load_settings(env | {"CZ_LEDGER": "sqlite"}).odoo is None
+
+
+@pytest.mark.parametrize(
+    ("change", "variable"),
+    [
+        ({"ODOO_DB": ""}, "ODOO_DB"),
+        ({"ODOO_URL": "odoo.example.test"}, "ODOO_URL"),
+        ({"ODOO_PROTOCOL": "xmlrpc"}, "ODOO_PROTOCOL"),
+    ],
+)
+def test_a_bad_odoo_variable_is_a_start_up_error_naming_it(change: dict[str, str], variable: str) -> None:
+    env = {
+        "CZ_LEDGER": "odoo",
+        "ODOO_URL": "https://o.example.test",
+        "ODOO_DB": "d",
+        "ODOO_USERNAME": "u",
+        "ODOO_API_KEY": "k",
+    }
+    with pytest.raises(ConfigError) as info:
+        load_settings(env | change)
+    assert info.value.details["variable"] == variable and variable in info.value.message

@@ -23,12 +23,9 @@ from __future__ import annotations
 from .client import OdooClient, OdooError, OdooTransportError
 from .fold import Fold, Rec, base_of, fold
 from .rows import RowShapeError, from_record, to_vals
-from .startup import ENV_VARS, PROTOCOLS
 from .store import OdooStore
 
 __all__ = [
-    "ENV_VARS",
-    "PROTOCOLS",
     "Fold",
     "OdooClient",
     "OdooError",

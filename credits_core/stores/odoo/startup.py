@@ -1,8 +1,8 @@
 """Configuration of the Odoo store and its start-up check (a problem stops the process, naming the variable).
 
-Configuration (:meth:`~.store.OdooStore.from_env`): ``ODOO_URL``, ``ODOO_DB``,
-``ODOO_USERNAME``, ``ODOO_API_KEY``, ``ODOO_PROTOCOL`` = ``jsonrpc`` (default)
-or ``json2``. The constructor checks server, database and key
+Configuration: ``ODOO_URL``, ``ODOO_DB``, ``ODOO_USERNAME``, ``ODOO_API_KEY``,
+``ODOO_PROTOCOL`` = ``jsonrpc`` (default) or ``json2``, read with every other
+variable by ``credits_core.config`` (``OdooSettings``). The constructor checks server, database and key
 (``common.version`` + ``common.authenticate`` for jsonrpc, ``/web/version``
 for json2, then one authenticated ``fields_get`` of the fields used) and
 raises ``ConfigError`` naming the variable; the key is never in a message.
@@ -12,15 +12,11 @@ checked by jsonrpc).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlparse
 
 from ...errors import ConfigError
 from .client import OdooClient, OdooError, OdooTransportError
 
-ENV_VARS = ("ODOO_URL", "ODOO_DB", "ODOO_USERNAME", "ODOO_API_KEY")
-PROTOCOLS = ("jsonrpc", "json2")
 _NEEDED_FIELDS = (
     "name",
     "type",
@@ -38,24 +34,6 @@ _NEEDED_FIELDS = (
 )
 
 
-def settings_from_env(environ: Mapping[str, str]) -> tuple[str, str, str, str, str]:
-    """``(url, db, username, api_key, protocol)`` from ``ODOO_*``; missing or wrong ones → ``ConfigError``."""
-    values = {name: str(environ.get(name, "") or "").strip() for name in ENV_VARS}
-    missing = [name for name, value in values.items() if not value]
-    if missing:
-        verb = "is" if len(missing) == 1 else "are"
-        raise ConfigError(
-            f"{' and '.join(missing)} {verb} not set (CZ_LEDGER=odoo needs {', '.join(ENV_VARS)})",
-            variable=missing[0],
-            missing=missing,
-        )
-    parsed = urlparse(values["ODOO_URL"])
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError("ODOO_URL must be an http(s) URL such as https://odoo.example.com", variable="ODOO_URL")
-    protocol = str(environ.get("ODOO_PROTOCOL", "") or "").strip().lower() or "jsonrpc"
-    return values["ODOO_URL"], values["ODOO_DB"], values["ODOO_USERNAME"], values["ODOO_API_KEY"], protocol
-
-
 def check_server(client: OdooClient, protocol: str) -> int:
     """Server, version, database, key and fields (module docstring) → the newest ``crm.lead`` id."""
     url = client.url
@@ -67,9 +45,7 @@ def check_server(client: OdooClient, protocol: str) -> int:
         raise ConfigError(f"ODOO_URL: {url} does not answer like an Odoo server", variable="ODOO_URL") from None
     major = _major(info)
     if protocol == "json2" and major is not None and major < 19:
-        raise ConfigError(
-            f"ODOO_PROTOCOL: json2 needs Odoo 19 or later ({url} runs {major})", variable="ODOO_PROTOCOL"
-        )
+        raise ConfigError(f"ODOO_PROTOCOL: json2 needs Odoo 19 or later ({url} runs {major})", variable="ODOO_PROTOCOL")
     try:
         if protocol == "jsonrpc" and client.authenticate() is None:
             raise ConfigError(

@@ -14,11 +14,12 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from ...config import ODOO_PROTOCOLS, OdooSettings, load_odoo_settings
 from ...errors import ConfigError
 from .client import OdooClient
 from .commit import OdooCommit
 from .reads import OdooLedgerReads
-from .startup import PROTOCOLS, check_server, settings_from_env
+from .startup import check_server
 from .view import View
 
 
@@ -40,7 +41,7 @@ class OdooStore(OdooCommit, OdooLedgerReads):
         gap_wait_s: float = 2.0,
         transport: Any = None,
     ) -> None:
-        if protocol not in PROTOCOLS:
+        if protocol not in ODOO_PROTOCOLS:
             raise ConfigError(
                 f"ODOO_PROTOCOL must be 'jsonrpc' or 'json2' (got {protocol!r})", variable="ODOO_PROTOCOL"
             )
@@ -68,10 +69,14 @@ class OdooStore(OdooCommit, OdooLedgerReads):
             raise
 
     @classmethod
+    def from_settings(cls, odoo: OdooSettings, **options: Any) -> OdooStore:
+        """Build from the ``ODOO_*`` settings (``credits_core.config``)."""
+        return cls(odoo.url, odoo.db, odoo.username, odoo.api_key, protocol=odoo.protocol, **options)
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str], **options: Any) -> OdooStore:
         """Build from ``ODOO_*`` variables; missing or wrong ones → ``ConfigError`` naming them."""
-        url, db, username, api_key, protocol = settings_from_env(environ)
-        return cls(url, db, username, api_key, protocol=protocol, **options)
+        return cls.from_settings(load_odoo_settings(environ), **options)
 
     def close(self) -> None:
         self._client.close()

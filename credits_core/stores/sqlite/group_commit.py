@@ -78,6 +78,16 @@ def _run_job(conn: sqlite3.Connection, job: Job) -> None:
 def write_account(conn: sqlite3.Connection, acc: Account) -> None:
     conn.execute(
         f"INSERT OR REPLACE INTO accounts ({ACCOUNT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (acc.user_id, acc.balance.included, acc.balance.purchased, acc.plan, acc.month,
-         acc.month_peak, acc.month_granted, acc.trim_seq, acc.rows, json.dumps(acc.holds, separators=(",", ":"))),
+        (
+            acc.user_id,
+            acc.balance.included,
+            acc.balance.purchased,
+            acc.plan,
+            acc.month,
+            acc.month_peak,
+            acc.month_granted,
+            acc.trim_seq,
+            acc.rows,
+            json.dumps(acc.holds, separators=(",", ":")),
+        ),
     )

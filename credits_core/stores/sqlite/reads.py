@@ -95,8 +95,11 @@ def iter_rows(conn: sqlite3.Connection, where: RowFilter, *, light: bool, batch:
     while chunk := cur.fetchmany(batch):
         for name, user, kind, delta, inc, created, meta, tool, short in chunk:
             if light and kind == "debit":
-                meta_of = {"tool": tool, "cost": short or -delta, "shortfall": short} if short else {
-                    "tool": tool, "cost": -delta}
+                meta_of = (
+                    {"tool": tool, "cost": short or -delta, "shortfall": short}
+                    if short
+                    else {"tool": tool, "cost": -delta}
+                )
             else:
                 meta_of = loads(meta)
             yield Row(name, user, kind, delta, inc, parse(created + "+00:00"), meta_of)
