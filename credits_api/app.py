@@ -16,9 +16,7 @@ writable, Odoo reachable with valid credentials), so a bad ``CZ_*`` /
 from __future__ import annotations
 
 import logging
-import os
 import sys
-from collections.abc import Mapping
 
 from fastapi import FastAPI
 
@@ -41,8 +39,6 @@ Credits of the Secondary Market product: plans, metered tools, top-up packs.
 * Every error is `{"error": {"code", "message", ...details}}`; bodies are JSON, at most 64 KiB.
 """
 
-BENCH_FLAG = "CZ_BENCH_ROUTES"
-
 
 class _RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -62,9 +58,8 @@ def _configure_logging() -> None:
     logger.propagate = False
 
 
-def create_api(environ: Mapping[str, str] | None = None) -> FastAPI:
-    """Build the API app (see module docstring); ``environ`` defaults to ``os.environ``."""
-    env = os.environ if environ is None else environ
+def create_api() -> FastAPI:
+    """Build the API app from the process's settings (see module docstring)."""
     _configure_logging()
     settings = shared_settings()  # validates every CZ_/STRIPE_ variable now
     shared_service()  # opens the ledger now: a bad path or Odoo configuration is a start-up error
@@ -84,7 +79,7 @@ def create_api(environ: Mapping[str, str] | None = None) -> FastAPI:
     if settings.registry_admin_secret is not None:
         for router in ADMIN_ROUTERS:
             api.include_router(router)
-    if env.get(BENCH_FLAG, "").strip() == "1" and settings.ledger == "sqlite":
+    if settings.bench_routes and settings.ledger == "sqlite":
         from .bench_routes import bench_router
 
         api.include_router(bench_router(settings.ledger_path))

@@ -136,7 +136,10 @@ class PlanIn(_In):
         default=None, pattern=KEY_PATTERN, description="names the plan row; a random one when absent"
     )
     userId: str | None = Field(
-        default=None, min_length=1, max_length=128, pattern=r"^[^|\s]+$",
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[^|\s]+$",
         description="whose plan: required with the admin header; with a token, only the caller",
     )
 
@@ -200,7 +203,9 @@ class StateOut(_Out):
 class HoldIn(_In):
     tool: str = Field(min_length=1, max_length=64, examples=["ask_ai_deep"])
     holdKey: str = Field(pattern=KEY_PATTERN, description=KEY_FIELD_DOC, examples=["research-7f3a"])
-    units: int | None = Field(default=None, ge=0, le=1_000_000, description="estimated units; the tool's estimate when absent")
+    units: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="estimated units; the tool's estimate when absent"
+    )
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"tool": "ask_ai_deep", "holdKey": "research-7f3a"}]})
 

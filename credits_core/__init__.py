@@ -1,8 +1,8 @@
 """Secondary Market credits: plans, metered tools, soft cap, top-ups, one ledger.
 
-    from credits_core import open_service
-    service = open_service()              # reads CZ_* / ODOO_* / STRIPE_* variables
-    service.debit("user_1", "ask_ai", "q-123")
+from credits_core import open_service
+service = open_service()              # reads CZ_* / ODOO_* / STRIPE_* variables
+service.debit("user_1", "ask_ai", "q-123")
 """
 
 from __future__ import annotations

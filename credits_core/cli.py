@@ -83,11 +83,24 @@ def _export(service, args) -> None:
     target = open(args.output, "w", newline="") if args.output != "-" else contextlib.nullcontext(sys.stdout)  # noqa: SIM115
     with target as out:
         writer = csv.writer(out)
-        writer.writerow(["createdAt", "name", "userId", "kind", "bucket", "delta", "includedDelta", "purchasedDelta", "meta"])
+        writer.writerow(
+            ["createdAt", "name", "userId", "kind", "bucket", "delta", "includedDelta", "purchasedDelta", "meta"]
+        )
         for r in rows:
             d = r.to_dict()
-            writer.writerow([d["createdAt"], r.name, r.user_id, r.kind, r.bucket, r.delta, r.included_delta,
-                             r.purchased_delta, json.dumps(r.meta, sort_keys=True)])
+            writer.writerow(
+                [
+                    d["createdAt"],
+                    r.name,
+                    r.user_id,
+                    r.kind,
+                    r.bucket,
+                    r.delta,
+                    r.included_delta,
+                    r.purchased_delta,
+                    json.dumps(r.meta, sort_keys=True),
+                ]
+            )
     if args.output != "-":
         print(f"wrote {len(rows)} rows to {args.output}", file=sys.stderr)
 
@@ -124,7 +137,8 @@ def _verify(service, path: str) -> int:
     if verdict.checkpoint:
         held = (
             f"head {verdict.checkpoint_head} over {verdict.checkpoint_rows:,} rows"
-            if verdict.checkpoint_rows is not None else "nothing (not in this ledger)"
+            if verdict.checkpoint_rows is not None
+            else "nothing (not in this ledger)"
         )
         print(f"checkpoint {verdict.checkpoint} holds {held}")
     return 3

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from .clock import Clock, FixedClock, SystemClock
 from .errors import ConfigError
@@ -52,6 +52,8 @@ class Settings:
     clock_at: datetime | None = None  # CZ_CLOCK: freeze the ledger clock (tests, demos of a date)
     starter_plan: str = "none"  # plan of a signed-in user without a subscription (NO_PLAN)
     odoo: OdooSettings | None = None  # set when ledger == "odoo"
+    ui_think_seconds: float = 0.6  # CZ_UI_THINK_SECONDS: how long Ask AI "thinks" (0 in tests)
+    bench_routes: bool = False  # CZ_BENCH_ROUTES=1: mount the benchmark baselines (bench/ only)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -95,8 +97,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         starter_plan=_plan_id(env, "CZ_STARTER_PLAN", "none"),
         clock_at=_instant(env, "CZ_CLOCK"),
         odoo=load_odoo_settings(env) if ledger == "odoo" else None,
+        ui_think_seconds=_seconds(env, "CZ_UI_THINK_SECONDS", 0.6, limit=10.0),
+        bench_routes=_flag(env, "CZ_BENCH_ROUTES"),
         environ=env,
     )
+
+
+def http_url(raw: str, name: str, *, example: str = "https://example.com") -> str:
+    """The one URL rule of every configured URL: http(s), a host, no query or fragment; no trailing ``/``."""
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"{name} must be an http(s) URL without query or fragment, such as {example}", variable=name)
+    return raw.strip().rstrip("/")
 
 
 def load_odoo_settings(environ: Mapping[str, str]) -> OdooSettings:
@@ -110,9 +122,7 @@ def load_odoo_settings(environ: Mapping[str, str]) -> OdooSettings:
             variable=missing[0],
             missing=missing,
         )
-    parsed = urlparse(values["ODOO_URL"])
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError("ODOO_URL must be an http(s) URL such as https://odoo.example.com", variable="ODOO_URL")
+    http_url(values["ODOO_URL"], "ODOO_URL", example="https://odoo.example.com")
     protocol = str(environ.get("ODOO_PROTOCOL", "") or "").strip().lower() or "jsonrpc"
     if protocol not in ODOO_PROTOCOLS:
         raise ConfigError(f"ODOO_PROTOCOL must be 'jsonrpc' or 'json2' (got {protocol!r})", variable="ODOO_PROTOCOL")
@@ -128,6 +138,19 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{name} must be 1 or 0", variable=name)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, *, limit: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= limit:
+        raise ConfigError(f"{name} must be a number of seconds from 0 to {limit:g}", variable=name)
+    return value
 
 
 def _pem(env: Mapping[str, str], name: str) -> str | None:
@@ -177,12 +200,7 @@ def _tenant(env: Mapping[str, str]) -> str:
 
 def _url(env: Mapping[str, str], name: str, default: str | None) -> str | None:
     raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    parsed = urlparse(raw)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(f"{name} must be an http(s) URL", variable=name)
-    return raw.rstrip("/")
+    return http_url(raw, name) if raw else default
 
 
 def _secret(env: Mapping[str, str], name: str, *, min_len: int = 1, prefix: tuple[str, ...] = ()) -> str | None:

@@ -33,7 +33,9 @@ class MeteredRun(Generic[T]):
         return self.failure is None
 
 
-def run_metered(service, user_id: str, tool_id: str, key: str, action: Callable[[], T], *, reason: str = "action failed") -> MeteredRun[T]:
+def run_metered(
+    service, user_id: str, tool_id: str, key: str, action: Callable[[], T], *, reason: str = "action failed"
+) -> MeteredRun[T]:
     """Debit ``tool_id`` under ``key``, run ``action`` once, refund if it raises.
 
     Errors of the debit itself (``insufficient_credits``, ``plan_required``, …)
@@ -82,8 +84,14 @@ class HeldRun(Generic[T]):
 
 
 def run_held(
-    service, user_id: str, tool_id: str, key: str, action: Callable[[], tuple[T, int]], *,
-    units: int | None = None, reason: str = "action failed",
+    service,
+    user_id: str,
+    tool_id: str,
+    key: str,
+    action: Callable[[], tuple[T, int]],
+    *,
+    units: int | None = None,
+    reason: str = "action failed",
 ) -> HeldRun[T]:
     """Hold the estimate under ``key``, run ``action`` → ``(value, units used)``, settle those units.
 

@@ -68,7 +68,9 @@ def outstanding_frame(buckets: Iterable[DailyBuckets], topups: Iterable[Row]) ->
     (``price`` / ``credits`` of the top-up rows): what finance carries as
     deferred revenue. Days without rows are left out.
     """
-    df = pd.DataFrame([b.__dict__ for b in buckets], columns=["day", "included", "purchased", "credits_in", "credits_out"])
+    df = pd.DataFrame(
+        [b.__dict__ for b in buckets], columns=["day", "included", "purchased", "credits_in", "credits_out"]
+    )
     df = df.rename(columns={"credits_in": "creditsIn", "credits_out": "creditsOut"})
     df["included"] = df["included"].cumsum()
     df["purchased"] = df["purchased"].cumsum()
@@ -86,8 +88,6 @@ def outstanding_frame(buckets: Iterable[DailyBuckets], topups: Iterable[Row]) ->
     df["purchasedValue"] = pd.Series(value, index=df.index, dtype=float)
     df["day"] = pd.to_datetime(df["day"])
     return df[OUTSTANDING_COLUMNS]
-
-
 
 
 def receipt_text(row: Row) -> str:

@@ -29,8 +29,19 @@ def holds_frame(store: LedgerStore, now: datetime, user_id: str | None = None, l
         else:
             status, charged = ("expired" if end.meta.get("reason") == "expired" else "released"), 0
         released = held - charged if status in ("settled", "released", "expired") else 0
-        out.append([key, row.user_id, row.meta.get("tool"), status, held, charged, max(0, released),
-                    row.created_at, row.meta["expiresAt"]])
+        out.append(
+            [
+                key,
+                row.user_id,
+                row.meta.get("tool"),
+                status,
+                held,
+                charged,
+                max(0, released),
+                row.created_at,
+                row.meta["expiresAt"],
+            ]
+        )
         if len(out) >= limit:
             break
     return pd.DataFrame(out, columns=COLUMNS)

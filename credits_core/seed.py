@@ -18,10 +18,25 @@ from .service import CreditsService
 # Monthly uses of each tool by persona (the Pricing page starts from these too).
 PERSONAS: dict[str, dict[str, int]] = {
     "light user": {"ask_ai": 25, "comps_report": 4, "price_history": 10, "watchlist_alert": 20},
-    "analyst": {"ask_ai": 150, "ask_ai_deep": 12, "comps_report": 20, "valuation_model": 14,
-                "document_extract": 8, "price_history": 30, "data_export": 6},
-    "power trader": {"ask_ai": 400, "ask_ai_deep": 40, "comps_report": 60, "valuation_model": 40,
-                     "portfolio_scan": 12, "document_extract": 25, "price_history": 80, "data_export": 20},
+    "analyst": {
+        "ask_ai": 150,
+        "ask_ai_deep": 12,
+        "comps_report": 20,
+        "valuation_model": 14,
+        "document_extract": 8,
+        "price_history": 30,
+        "data_export": 6,
+    },
+    "power trader": {
+        "ask_ai": 400,
+        "ask_ai_deep": 40,
+        "comps_report": 60,
+        "valuation_model": 40,
+        "portfolio_scan": 12,
+        "document_extract": 25,
+        "price_history": 80,
+        "data_export": 20,
+    },
 }
 PERSONA_PLAN = {"light user": "base", "analyst": "intelligence", "power trader": "professional"}
 
@@ -35,8 +50,13 @@ class SeedReport:
 
 
 def seed_demo(
-    service: CreditsService, *, users: int = 40, months: int = 4, seed: int = 7,
-    end: datetime | None = None, scale: float = 1.0,
+    service: CreditsService,
+    *,
+    users: int = 40,
+    months: int = 4,
+    seed: int = 7,
+    end: datetime | None = None,
+    scale: float = 1.0,
 ) -> SeedReport:
     """Write ``months`` of history for ``users`` synthetic users ending at ``end``.
 

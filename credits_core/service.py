@@ -186,7 +186,9 @@ class CreditsService(HoldVerbs, LedgerReads):
         decide = self._debit_decision(user_id, tool_id, idempotency_key)
         return await self._transact_async(user_id, decide)
 
-    def _debit_decision(self, user_id: str, tool_id: str, idempotency_key: str) -> Callable[[Account, Lookup], Decision[DebitResult]]:
+    def _debit_decision(
+        self, user_id: str, tool_id: str, idempotency_key: str
+    ) -> Callable[[Account, Lookup], Decision[DebitResult]]:
         keys.check_user(user_id)
         key = keys.check_key(idempotency_key)
         name = keys.debit_name(key)
@@ -302,7 +304,9 @@ class CreditsService(HoldVerbs, LedgerReads):
 
         return self.store.transact(user_id, self._rolled(decide, reg, now))
 
-    def run_metered(self, user_id: str, tool_id: str, key: str, action: Callable[[], T], *, reason: str = "action failed"):
+    def run_metered(
+        self, user_id: str, tool_id: str, key: str, action: Callable[[], T], *, reason: str = "action failed"
+    ):
         """Charge ``tool_id`` once, run ``action``, refund if it raises (see ``credits_core.metered``)."""
         from .metered import run_metered
 
@@ -366,6 +370,12 @@ def _integer(value: object, what: str, *, low: int | None = None, high: int | No
     except TypeError:
         raise BadRequest(f"{what} must be an integer (got {type(value).__name__})", field=what) from None
     if (low is not None and number < low) or (high is not None and number > high):
-        bounds = f"at least {low:,}" if high is None else f"at most {high:,}" if low is None else f"between {low:,} and {high:,}"
+        bounds = (
+            f"at least {low:,}"
+            if high is None
+            else f"at most {high:,}"
+            if low is None
+            else f"between {low:,} and {high:,}"
+        )
         raise BadRequest(f"{what} must be {bounds}", field=what)
     return number

@@ -37,18 +37,29 @@ class HoldVerbs:
         keys.check_user(user_id)
         key = keys.check_key(key, "holdKey")
         now = self.now()
-        return self.store.transact(user_id, self._rolled(lambda acc, lookup: decide_settle(acc, key, units, now, lookup), now=now))
+        return self.store.transact(
+            user_id, self._rolled(lambda acc, lookup: decide_settle(acc, key, units, now, lookup), now=now)
+        )
 
     def release(self, user_id: str, key: str, reason: str = "released") -> HoldAnswer:
         """Free the hold ``key`` (the action failed or was not run); a repeat replays."""
         keys.check_user(user_id)
         key = keys.check_key(key, "holdKey")
         reason, now = str(reason or "released"), self.now()
-        return self.store.transact(user_id, self._rolled(lambda acc, lookup: decide_release(acc, key, reason, now, lookup), now=now))
+        return self.store.transact(
+            user_id, self._rolled(lambda acc, lookup: decide_release(acc, key, reason, now, lookup), now=now)
+        )
 
-    def run_held(self, user_id: str, tool_id: str, key: str, action: Callable[[], tuple[T, int]], *, reason: str = "action failed"):
+    def run_held(
+        self,
+        user_id: str,
+        tool_id: str,
+        key: str,
+        action: Callable[[], tuple[T, int]],
+        *,
+        reason: str = "action failed",
+    ):
         """Hold the estimate, run ``action`` → (value, units), settle; release if it raises (``metered.run_held``)."""
         from .metered import run_held
 
         return run_held(self, user_id, tool_id, key, action, reason=reason)
-

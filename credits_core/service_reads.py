@@ -136,7 +136,9 @@ class LedgerReads:
             candidate = candidate.with_default_plan(self.starter_plan)
         where = RowFilter(until=until)
         total = count_rows(self.store, where) if progress is not None else 0
-        return replay(iter_rows(self.store, where, light=True), baseline, candidate, since, until, total=total, progress=progress)
+        return replay(
+            iter_rows(self.store, where, light=True), baseline, candidate, since, until, total=total, progress=progress
+        )
 
     def runway(self, user_id: str, *, holds: int | None = None):  # -> credits_core.insights.Runway | None
         """Days the user's balance lasts at their recent pace, or ``None`` with too little history.
@@ -156,4 +158,3 @@ class LedgerReads:
         usage = usage_of(r for r in self.store.tail(user_id, RUNWAY_ROWS) if r.created_at >= since)
         held = acc.held_at(now) if holds is None else holds
         return estimate(usage, acc.balance, plan.monthly_included, plan.soft_cap, now, holds=held)
-

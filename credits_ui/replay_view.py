@@ -99,8 +99,12 @@ def revenue_chart(report: ReplayReport, labels: Mapping[str, str]) -> alt.Chart:
         for side, side_title in SIDES:
             for key, part in (("Subscription", "Subscription"), ("TopUps", "Top-ups"), ("Cover", "Cover run-outs")):
                 data.append(
-                    {"plan": labels.get(rec["plan"], rec["plan"]), "side": side_title, "part": part,
-                     "dollars": rec[f"{side}{key}"] / 100}
+                    {
+                        "plan": labels.get(rec["plan"], rec["plan"]),
+                        "side": side_title,
+                        "part": part,
+                        "dollars": rec[f"{side}{key}"] / 100,
+                    }
                 )
     return (
         alt.Chart(pd.DataFrame(data, columns=["plan", "side", "part", "dollars"]))
@@ -110,10 +114,15 @@ def revenue_chart(report: ReplayReport, labels: Mapping[str, str]) -> alt.Chart:
             xOffset=alt.XOffset("side:N", sort=[s for _, s in SIDES]),
             y=alt.Y("sum(dollars):Q", title="Revenue in the window ($)"),
             color=alt.Color(
-                "part:N", title=None,
-                scale=alt.Scale(domain=["Subscription", "Top-ups", "Cover run-outs"], range=["#2F5BEA", "#F2A541", "#D64545"]),
+                "part:N",
+                title=None,
+                scale=alt.Scale(
+                    domain=["Subscription", "Top-ups", "Cover run-outs"], range=["#2F5BEA", "#F2A541", "#D64545"]
+                ),
             ),
-            opacity=alt.Opacity("side:N", title=None, scale=alt.Scale(domain=["Actual", "Candidate"], range=[0.45, 1.0])),
+            opacity=alt.Opacity(
+                "side:N", title=None, scale=alt.Scale(domain=["Actual", "Candidate"], range=[0.45, 1.0])
+            ),
             tooltip=["plan:N", "side:N", "part:N", alt.Tooltip("dollars:Q", format=",.2f")],
         )
         .properties(height=280, title="Revenue per plan: actual (light) and candidate")
@@ -134,7 +143,9 @@ def run_out_chart(report: ReplayReport) -> alt.Chart:
         .encode(
             x=alt.X("day:O", title="Day they first run out (UTC)", axis=alt.Axis(labelAngle=-30)),
             y=alt.Y("count():Q", title="Users"),
-            color=alt.Color("side:N", title=None, scale=alt.Scale(domain=["Actual", "Candidate"], range=["#9AA5B1", "#D64545"])),
+            color=alt.Color(
+                "side:N", title=None, scale=alt.Scale(domain=["Actual", "Candidate"], range=["#9AA5B1", "#D64545"])
+            ),
             xOffset=alt.XOffset("side:N"),
             tooltip=[alt.Tooltip("day:O", title="Day"), "side:N", alt.Tooltip("count():Q", title="Users")],
         )

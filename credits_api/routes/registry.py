@@ -22,6 +22,7 @@ router = APIRouter(tags=["catalog"])
 # ``require_admin`` answers 404 too if the secret disappears later.
 admin_router = APIRouter(tags=["catalog"])
 
+
 @router.get(
     "/action-registry",
     response_model=RegistryDocOut,

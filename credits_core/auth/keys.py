@@ -21,13 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol
-from urllib.parse import urlparse
 
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from credits_core.config import http_url
 from credits_core.errors import AuthUnavailable, InvalidToken
 
 log = logging.getLogger("credits_core.auth")
@@ -100,8 +100,7 @@ class JwksKeySource:
         refetch_interval_s: float = 5.0,
         stale_if_error_s: float = 3600.0,
     ) -> None:
-        if urlparse(url).scheme not in ("http", "https"):
-            raise ValueError("jwks_url must be an http(s) URL")
+        url = http_url(url, "jwks_url")
         if timeout_s <= 0 or cache_ttl_s <= 0:
             raise ValueError("timeout_s and cache_ttl_s must be > 0")
         if refetch_interval_s < 0 or stale_if_error_s < 0:

@@ -112,7 +112,9 @@ class Verdict:
     checkpoint: str | None = None
     checkpoint_head: str | None = None
     checkpoint_rows: int | None = None
-    kind: str | None = None  # edited | reordered | removed | added | truncated | rewritten | not_a_chain | no_checkpoint
+    kind: str | None = (
+        None  # edited | reordered | removed | added | truncated | rewritten | not_a_chain | no_checkpoint
+    )
     index: int | None = None
     message: str = ""
 
@@ -157,7 +159,9 @@ def verify_chain(lines: Iterable[bytes], find: Callable[[str], Row | None]) -> V
     src = _Lines(lines)
     header = src.pop()
     if header is None or header.get("format") != FORMAT or not isinstance(header.get("checkpoint"), str):
-        return Verdict(False, 0, kind="not_a_chain", index=None, message="the first line is not a chained-export header")
+        return Verdict(
+            False, 0, kind="not_a_chain", index=None, message="the first line is not a chained-export header"
+        )
     name = header["checkpoint"]
     cp = find(name)
     cp_head = cp.meta.get("head") if cp is not None else None
@@ -178,17 +182,43 @@ def verify_chain(lines: Iterable[bytes], find: Callable[[str], Row | None]) -> V
         return Verdict(False, i, prev, **seen, kind=kind, index=index, message=_say(kind, index, rec))
     tail = src.pop()
     if cp is None:
-        return Verdict(False, i, prev, **seen, kind="no_checkpoint",
-                       message=f"the ledger has no checkpoint {name}: not an export of this ledger, or the header was edited")
+        return Verdict(
+            False,
+            i,
+            prev,
+            **seen,
+            kind="no_checkpoint",
+            message=f"the ledger has no checkpoint {name}: not an export of this ledger, or the header was edited",
+        )
     if isinstance(cp_rows, int) and i < cp_rows:
-        return Verdict(False, i, prev, **seen, kind="truncated", index=i,
-                       message=f"the file ends after {i:,} rows; the checkpoint holds {cp_rows:,}: rows from #{i} are missing")
+        return Verdict(
+            False,
+            i,
+            prev,
+            **seen,
+            kind="truncated",
+            index=i,
+            message=f"the file ends after {i:,} rows; the checkpoint holds {cp_rows:,}: rows from #{i} are missing",
+        )
     if isinstance(cp_rows, int) and i > cp_rows:
-        return Verdict(False, i, prev, **seen, kind="added", index=cp_rows,
-                       message=f"row #{cp_rows} and after were added: the checkpoint holds {cp_rows:,} rows")
+        return Verdict(
+            False,
+            i,
+            prev,
+            **seen,
+            kind="added",
+            index=cp_rows,
+            message=f"row #{cp_rows} and after were added: the checkpoint holds {cp_rows:,} rows",
+        )
     if prev != cp_head:
-        return Verdict(False, i, prev, **seen, kind="rewritten",
-                       message="every row chains, but the head differs from the checkpoint: the file was re-hashed")
+        return Verdict(
+            False,
+            i,
+            prev,
+            **seen,
+            kind="rewritten",
+            message="every row chains, but the head differs from the checkpoint: the file was re-hashed",
+        )
     if tail is None:
         return Verdict(False, i, prev, **seen, kind="truncated", index=i, message="the head line is missing")
     if tail.get("head") != prev or tail.get("rows") != i or src.peek() is not None:

@@ -134,7 +134,9 @@ def replay(
         if u is None:
             acc = starts.pop(row.user_id, None) or Account(row.user_id)
             b = acc.balance
-            u = users[row.user_id] = _User(row.user_id, _Side(acc, b.included, b.purchased), _Side(acc, b.included, b.purchased))
+            u = users[row.user_id] = _User(
+                row.user_id, _Side(acc, b.included, b.purchased), _Side(acc, b.included, b.purchased)
+            )
         _step(u, row, base, cand, upgrades)
     if progress is not None:
         progress(done, max(total, done))
@@ -194,6 +196,7 @@ def _step(u: _User, row: Row, base: _Prices, cand: _Prices, upgrades: set[str]) 
         u.plans.setdefault(u.month, set()).add(plan_id)
         a.acc = a.acc.with_rows([row])
         if _has_plan(cand.reg, plan_id):
+
             def lookup(name: str) -> Row | None:  # the plan row itself is new; upgrades may exist
                 return row if name in upgrades else None
 

@@ -24,11 +24,10 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import stripe
 
-from ..config import Settings
+from ..config import Settings, http_url
 from ..errors import (
     BadRequest,
     CheckoutNotFound,
@@ -64,13 +63,6 @@ _MAX_IDEMPOTENCY_KEY = 255
 # -- the gateway ----------------------------------------------------------------------
 
 
-def _http_url(value: str, name: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ConfigError(f"{name} must be an http(s) URL without query or fragment", variable=name)
-    return value.rstrip("/")
-
-
 class StripeGateway:
     """Stripe Checkout for top-up packs; free of ledger logic."""
 
@@ -96,8 +88,8 @@ class StripeGateway:
             )
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
-        self.public_app_url = _http_url(public_app_url, "CZ_PUBLIC_APP_URL")
-        self.api_base = _http_url(api_base, "STRIPE_API_BASE") if api_base else None
+        self.public_app_url = http_url(public_app_url, "CZ_PUBLIC_APP_URL")
+        self.api_base = http_url(api_base, "STRIPE_API_BASE") if api_base else None
         self._webhook_secret = webhook_secret or None
         self._tolerance = webhook_tolerance_s
         try:

@@ -19,7 +19,14 @@ WARN_ONLY = "insufficient credits: allowed because enforcement is off (warn-only
 
 
 def decide_debit(
-    acc: Account, registry: Registry, tool_id: str, key: str, now: datetime, *, enforce: bool, top_up: dict[str, Any] | None = None
+    acc: Account,
+    registry: Registry,
+    tool_id: str,
+    key: str,
+    now: datetime,
+    *,
+    enforce: bool,
+    top_up: dict[str, Any] | None = None,
 ) -> Decision[DebitResult]:
     """Charge ``tool_id`` once under ``key``: included credits first, then purchased.
 
@@ -36,16 +43,30 @@ def decide_debit(
     from_included = split_cost(bal.included, bal.purchased, cost) if cost <= available else None
     if from_included is not None:
         after = Balance(bal.included - from_included, bal.purchased - (cost - from_included))
-        row = new_row(acc, keys.debit_name(key), "debit", -cost, -from_included, now, **common, balanceAfter=after.to_dict())
+        row = new_row(
+            acc, keys.debit_name(key), "debit", -cost, -from_included, now, **common, balanceAfter=after.to_dict()
+        )
         return Decision([row], DebitResult(row=row, balance=after))
     if enforce:
         raise InsufficientCredits(
             f"{tool.label} costs {credits_text(cost)} and your balance is {credits_text(bal.total)}",
-            tool=tool.id, required=cost, balance=bal.to_dict(), available=max(0, available), topUp=top_up or {},
+            tool=tool.id,
+            required=cost,
+            balance=bal.to_dict(),
+            available=max(0, available),
+            topUp=top_up or {},
         )
     row = new_row(
-        acc, keys.debit_name(key), "debit", 0, 0, now,
-        **common, shortfall=cost, warning=WARN_ONLY, balanceAfter=bal.to_dict(),
+        acc,
+        keys.debit_name(key),
+        "debit",
+        0,
+        0,
+        now,
+        **common,
+        shortfall=cost,
+        warning=WARN_ONLY,
+        balanceAfter=bal.to_dict(),
     )
     return Decision([row], DebitResult(row=row, balance=bal, warning=WARN_ONLY))
 
@@ -59,7 +80,10 @@ def gate(acc: Account, registry: Registry, tool_id: str) -> tuple[Tool, Plan]:
         now_on = "you have no subscription" if plan.id == NO_PLAN else f"you are on {plan.label}"
         raise PlanRequired(
             f"{tool.label} needs the {registry.plan(tool.min_plan).label} plan or higher ({now_on})",
-            tool=tool.id, requiredPlan=tool.min_plan, plan=plan.id, subscribe=SUBSCRIBE_PATH,
+            tool=tool.id,
+            requiredPlan=tool.min_plan,
+            plan=plan.id,
+            subscribe=SUBSCRIBE_PATH,
         )
     return tool, plan
 
@@ -95,4 +119,3 @@ def replay_debit(existing: Row, user_id: str, tool_id: str, refund: Row | None =
         warning=existing.meta.get("warning"),
         refund=refund,
     )
-

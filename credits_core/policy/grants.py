@@ -39,16 +39,32 @@ def rollover_rows(acc: Account, registry: Registry, now: datetime) -> list[Row]:
     for m in pending:
         amount = grant_amount(acc.balance.included, plan)
         grant = new_row(
-            acc, keys.grant_name(acc.user_id, m), "grant", amount, amount, now,
-            month=m, plan=plan.id, peak=plan.monthly_included, registryVersion=registry.version,
+            acc,
+            keys.grant_name(acc.user_id, m),
+            "grant",
+            amount,
+            amount,
+            now,
+            month=m,
+            plan=plan.id,
+            peak=plan.monthly_included,
+            registryVersion=registry.version,
         )
         rows.append(grant)
         acc = acc.with_rows([grant])
         excess = acc.balance.included - plan.soft_cap
         if excess > 0:
             trim = new_row(
-                acc, keys.trim_name(acc.user_id, m, acc.trim_seq + 1), "trim", -excess, -excess, now,
-                month=m, plan=plan.id, reason="soft cap at rollover", softCap=plan.soft_cap,
+                acc,
+                keys.trim_name(acc.user_id, m, acc.trim_seq + 1),
+                "trim",
+                -excess,
+                -excess,
+                now,
+                month=m,
+                plan=plan.id,
+                reason="soft cap at rollover",
+                softCap=plan.soft_cap,
             )
             rows.append(trim)
             acc = acc.with_rows([trim])

@@ -46,9 +46,19 @@ def expiry_rows(acc: Account, now: datetime) -> list[Row]:
 def expiry_row(acc: Account, key: str, amount: int, expires: str, now: datetime, available: int) -> Row:
     """The release row of an expired hold: the same content whichever transaction writes it at ``now``."""
     return new_row(
-        acc, keys.release_name(key), "release", 0, 0, now,
-        hold=key, held=-amount, reserved=amount, reason="expired", expiresAt=expires,
-        balanceAfter=acc.balance.to_dict(), availableAfter=available,
+        acc,
+        keys.release_name(key),
+        "release",
+        0,
+        0,
+        now,
+        hold=key,
+        held=-amount,
+        reserved=amount,
+        reason="expired",
+        expiresAt=expires,
+        balanceAfter=acc.balance.to_dict(),
+        availableAfter=available,
     )
 
 
@@ -57,8 +67,16 @@ def _available(acc: Account) -> int:
 
 
 def decide_hold(
-    acc: Account, registry: Registry, tool_id: str, key: str, units: int | None, now: datetime, lookup: Lookup,
-    *, enforce: bool, top_up: dict[str, Any] | None = None,
+    acc: Account,
+    registry: Registry,
+    tool_id: str,
+    key: str,
+    units: int | None,
+    now: datetime,
+    lookup: Lookup,
+    *,
+    enforce: bool,
+    top_up: dict[str, Any] | None = None,
 ) -> Decision[HoldAnswer]:
     """Reserve ``unitPrice × units`` (default: the tool's estimate) under ``key``, or replay it."""
     existing = lookup(keys.hold_name(key))
@@ -73,16 +91,34 @@ def decide_hold(
     if short and enforce:
         raise InsufficientCredits(
             f"{tool.label} reserves {credits_text(estimate)} and you have {credits_text(available)} available",
-            tool=tool.id, required=estimate, available=available, balance=acc.balance.to_dict(), topUp=top_up or {},
+            tool=tool.id,
+            required=estimate,
+            available=available,
+            balance=acc.balance.to_dict(),
+            topUp=top_up or {},
         )
     held = estimate - short
     row = new_row(
-        acc, keys.hold_name(key), "hold", 0, 0, now,
-        tool=tool.id, units=units, unitPrice=price, estimate=estimate, held=held, hold=key,
+        acc,
+        keys.hold_name(key),
+        "hold",
+        0,
+        0,
+        now,
+        tool=tool.id,
+        units=units,
+        unitPrice=price,
+        estimate=estimate,
+        held=held,
+        hold=key,
         expiresAt=stamp(now + timedelta(seconds=registry.hold_ttl_seconds)),
-        registryVersion=registry.version, plan=plan.id, month=acc.month,
-        balanceAfter=acc.balance.to_dict(), availableAfter=available - held,
-        shortfall=short or None, warning=HOLD_SHORT if short else None,
+        registryVersion=registry.version,
+        plan=plan.id,
+        month=acc.month,
+        balanceAfter=acc.balance.to_dict(),
+        availableAfter=available - held,
+        shortfall=short or None,
+        warning=HOLD_SHORT if short else None,
     )
     return Decision([row], HoldAnswer(row))
 
@@ -93,10 +129,13 @@ def replay_hold(existing: Row, user_id: str, tool_id: str, units: int | None) ->
         raise IdempotencyConflict("this hold key was already used for another request; use a new key", field="userId")
     if existing.meta.get("tool") != tool_id:
         raise IdempotencyConflict(
-            f"this hold key was already used by you for a different tool than {tool_id[:80]!r}; use a new key", field="tool"
+            f"this hold key was already used by you for a different tool than {tool_id[:80]!r}; use a new key",
+            field="tool",
         )
     if units is not None and check_units(units) != existing.meta["units"]:
-        raise IdempotencyConflict(f"this hold key was already used by you for another number of units than {units}", field="units")
+        raise IdempotencyConflict(
+            f"this hold key was already used by you for another number of units than {units}", field="units"
+        )
     return HoldAnswer(existing, replayed=True)
 
 
@@ -107,7 +146,9 @@ def decide_settle(acc: Account, key: str, units: int, now: datetime, lookup: Loo
     done = lookup(keys.settle_name(key))
     if done is not None:
         if done.meta["units"] != units:
-            raise IdempotencyConflict(f"this hold was already settled by you for another number of units than {units}", field="units")
+            raise IdempotencyConflict(
+                f"this hold was already settled by you for another number of units than {units}", field="units"
+            )
         return Decision([], HoldAnswer(done, replayed=True))
     _still_open(acc, hold, lookup, now, verb="settle")
     reserved = int(hold.meta["held"])
@@ -121,12 +162,28 @@ def decide_settle(acc: Account, key: str, units: int, now: datetime, lookup: Loo
     after = Balance(bal.included - from_included, bal.purchased - (charged - from_included))
     short = cost - charged
     row = new_row(
-        acc, keys.settle_name(key), "debit", -charged, -from_included, now,
-        tool=hold.meta["tool"], cost=charged, actualCost=cost, units=units, unitPrice=price,
-        registryVersion=hold.meta["registryVersion"], plan=hold.meta.get("plan"), month=acc.month,
-        hold=key, held=-reserved, reserved=reserved, released=max(0, reserved - charged),
-        balanceAfter=after.to_dict(), availableAfter=max(0, after.total - others),
-        shortfall=short or None, warning=SETTLE_SHORT if short else None,
+        acc,
+        keys.settle_name(key),
+        "debit",
+        -charged,
+        -from_included,
+        now,
+        tool=hold.meta["tool"],
+        cost=charged,
+        actualCost=cost,
+        units=units,
+        unitPrice=price,
+        registryVersion=hold.meta["registryVersion"],
+        plan=hold.meta.get("plan"),
+        month=acc.month,
+        hold=key,
+        held=-reserved,
+        reserved=reserved,
+        released=max(0, reserved - charged),
+        balanceAfter=after.to_dict(),
+        availableAfter=max(0, after.total - others),
+        shortfall=short or None,
+        warning=SETTLE_SHORT if short else None,
     )
     return Decision([row], HoldAnswer(row))
 
@@ -143,9 +200,19 @@ def decide_release(acc: Account, key: str, reason: str, now: datetime, lookup: L
     if reserved and not _is_active(acc, key):  # it expired and its release row is written in this transaction
         return Decision([], HoldAnswer(expiry_row(acc, key, reserved, hold.meta["expiresAt"], now, _available(acc))))
     row = new_row(
-        acc, keys.release_name(key), "release", 0, 0, now,
-        tool=hold.meta["tool"], hold=key, held=-reserved, reserved=reserved, reason=reason[:200],
-        balanceAfter=acc.balance.to_dict(), availableAfter=_available(acc) + reserved,
+        acc,
+        keys.release_name(key),
+        "release",
+        0,
+        0,
+        now,
+        tool=hold.meta["tool"],
+        hold=key,
+        held=-reserved,
+        reserved=reserved,
+        reason=reason[:200],
+        balanceAfter=acc.balance.to_dict(),
+        availableAfter=_available(acc) + reserved,
     )
     return Decision([row], HoldAnswer(row))
 

@@ -24,9 +24,7 @@ class Decision(Generic[T]):
     result: T | None = None
 
 
-def new_row(
-    acc: Account, name: str, kind: str, delta: int, included_delta: int, now: datetime, **meta: Any
-) -> Row:
+def new_row(acc: Account, name: str, kind: str, delta: int, included_delta: int, now: datetime, **meta: Any) -> Row:
     """A row for ``acc``'s user (meta values that are None are left out; keys sorted)."""
     return Row(
         name=name,

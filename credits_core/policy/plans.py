@@ -13,12 +13,21 @@ from .grants import current_plan
 from .ledger import Decision, Lookup, new_row
 
 # What a plan row states about the change itself; callers' metadata never overrides it.
-_PLAN_FACTS = frozenset({"plan", "previousPlan", "month", "peak", "registryVersion", "granted", "trimmed", "balanceAfter"})
+_PLAN_FACTS = frozenset(
+    {"plan", "previousPlan", "month", "peak", "registryVersion", "granted", "trimmed", "balanceAfter"}
+)
 
 
 def plan_change_rows(
-    acc: Account, registry: Registry, plan_id: str, request_id: str, now: datetime, lookup: Lookup,
-    *, dry_run: bool = False, **meta: Any,
+    acc: Account,
+    registry: Registry,
+    plan_id: str,
+    request_id: str,
+    now: datetime,
+    lookup: Lookup,
+    *,
+    dry_run: bool = False,
+    **meta: Any,
 ) -> Decision[PlanChange]:
     """Move ``acc`` to ``plan_id`` (``acc`` must already be rolled over to this month).
 
@@ -45,10 +54,20 @@ def plan_change_rows(
     after = Balance(acc.balance.included - trimmed + granted, acc.balance.purchased)
     rows = [
         new_row(
-            acc, name, "plan", 0, 0, now,
-            plan=new.id, previousPlan=old.id, month=month,
-            peak=max(acc.month_peak, new.monthly_included), registryVersion=registry.version,
-            granted=granted, trimmed=trimmed, balanceAfter=after.to_dict(),
+            acc,
+            name,
+            "plan",
+            0,
+            0,
+            now,
+            plan=new.id,
+            previousPlan=old.id,
+            month=month,
+            peak=max(acc.month_peak, new.monthly_included),
+            registryVersion=registry.version,
+            granted=granted,
+            trimmed=trimmed,
+            balanceAfter=after.to_dict(),
             **{k: v for k, v in meta.items() if k not in _PLAN_FACTS},
         )
     ]
@@ -56,20 +75,44 @@ def plan_change_rows(
     if trimmed:
         rows.append(
             new_row(
-                cur, keys.trim_name(acc.user_id, month, cur.trim_seq + 1), "trim", -trimmed, -trimmed, now,
-                month=month, plan=new.id, reason="plan change", softCap=new.soft_cap,
+                cur,
+                keys.trim_name(acc.user_id, month, cur.trim_seq + 1),
+                "trim",
+                -trimmed,
+                -trimmed,
+                now,
+                month=month,
+                plan=new.id,
+                reason="plan change",
+                softCap=new.soft_cap,
             )
         )
     if granted:
         rows.append(
             new_row(
-                cur, upgrade, "upgrade", granted, granted, now,
-                month=month, plan=new.id, previousPlan=old.id, peak=new.monthly_included,
+                cur,
+                upgrade,
+                "upgrade",
+                granted,
+                granted,
+                now,
+                month=month,
+                plan=new.id,
+                previousPlan=old.id,
+                peak=new.monthly_included,
                 registryVersion=registry.version,
             )
         )
     change = PlanChange(
-        old.id, new.id, granted, trimmed, after, new.soft_cap, new.monthly_included, dry_run, tuple(rows),
+        old.id,
+        new.id,
+        granted,
+        trimmed,
+        after,
+        new.soft_cap,
+        new.monthly_included,
+        dry_run,
+        tuple(rows),
     )
     return Decision([] if dry_run else rows, change)
 
@@ -84,7 +127,12 @@ def _replay(existing: Row, plan_id: str, registry: Registry) -> PlanChange:
         )
     plan = registry.plan(plan_id)
     return PlanChange(
-        meta.get("previousPlan", plan_id), plan_id, int(meta.get("granted", 0)), int(meta.get("trimmed", 0)),
+        meta.get("previousPlan", plan_id),
+        plan_id,
+        int(meta.get("granted", 0)),
+        int(meta.get("trimmed", 0)),
         Balance.from_dict(meta["balanceAfter"]) if "balanceAfter" in meta else Balance(),
-        plan.soft_cap, plan.monthly_included, replayed=True,
+        plan.soft_cap,
+        plan.monthly_included,
+        replayed=True,
     )

@@ -37,8 +37,18 @@ def reversal_rows(
         reason += f", short {short} (already spent)"
     after = Balance(acc.balance.included, acc.balance.purchased - take)
     row = new_row(
-        acc, reversal_name(session_id), "adjust", -take, 0, now,
-        reason=reason[:200], session=session_id, topup=topup.name, wanted=wanted, short=short or None,
-        month=acc.month, balanceAfter=after.to_dict(),
+        acc,
+        reversal_name(session_id),
+        "adjust",
+        -take,
+        0,
+        now,
+        reason=reason[:200],
+        session=session_id,
+        topup=topup.name,
+        wanted=wanted,
+        short=short or None,
+        month=acc.month,
+        balanceAfter=after.to_dict(),
     )
     return Decision([row], row)

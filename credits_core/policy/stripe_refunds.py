@@ -112,17 +112,37 @@ def charge_refund_rows(
     reason += f"; {charge.amount_refunded}/{charge.amount} {charge.currency} refunded"
     after = Balance(acc.balance.included, acc.balance.purchased - take)
     row = new_row(
-        acc, refund_chain_name(charge.charge_id, done.rows + 1), "adjust", -take, 0, now,
-        reason=reason, charge=charge.charge_id, session=topup.meta.get("reference"),
-        refundedAmount=charge.amount_refunded, amount=charge.amount, currency=charge.currency or None,
-        wanted=wanted, short=short or None, month=acc.month, balanceAfter=after.to_dict(),
+        acc,
+        refund_chain_name(charge.charge_id, done.rows + 1),
+        "adjust",
+        -take,
+        0,
+        now,
+        reason=reason,
+        charge=charge.charge_id,
+        session=topup.meta.get("reference"),
+        refundedAmount=charge.amount_refunded,
+        amount=charge.amount,
+        currency=charge.currency or None,
+        wanted=wanted,
+        short=short or None,
+        month=acc.month,
+        balanceAfter=after.to_dict(),
     )
     return Decision([row], row)
 
 
 def settle_topup_rows(
-    acc: Account, registry: Registry, pack: Pack, reference: str, now: datetime, lookup: Lookup,
-    *, charge: ChargeState | None, credits: int | None = None, **meta: Any,
+    acc: Account,
+    registry: Registry,
+    pack: Pack,
+    reference: str,
+    now: datetime,
+    lookup: Lookup,
+    *,
+    charge: ChargeState | None,
+    credits: int | None = None,
+    **meta: Any,
 ) -> Decision[Settlement]:
     """Credit a paid session net of its charge's refunds, or bring a credited one up to date.
 

@@ -13,8 +13,16 @@ from .ledger import Decision, new_row
 
 
 def topup_rows(
-    acc: Account, registry: Registry, pack: Pack, reference: str, now: datetime, existing: Row | None,
-    *, credits: int | None = None, refunded: int = 0, **meta: Any,
+    acc: Account,
+    registry: Registry,
+    pack: Pack,
+    reference: str,
+    now: datetime,
+    existing: Row | None,
+    *,
+    credits: int | None = None,
+    refunded: int = 0,
+    **meta: Any,
 ) -> Decision[TopUpResult]:
     """Credit ``pack`` once for ``reference`` (a Stripe Checkout session id).
 
@@ -31,8 +39,14 @@ def topup_rows(
     refunded = max(0, min(refunded, amount))
     after = Balance(acc.balance.included, acc.balance.purchased + amount - refunded)
     own = dict(
-        pack=pack.id, credits=amount, reference=reference, price=pack.price, currency=pack.currency,
-        registryVersion=registry.version, month=acc.month, balanceAfter=after.to_dict(),
+        pack=pack.id,
+        credits=amount,
+        reference=reference,
+        price=pack.price,
+        currency=pack.currency,
+        registryVersion=registry.version,
+        month=acc.month,
+        balanceAfter=after.to_dict(),
         refundedCredits=refunded or None,
     )
     extra = {k: v for k, v in meta.items() if k not in own}  # callers add context, never override the facts
@@ -55,7 +69,14 @@ def adjust_rows(
     if after.included < 0 or after.purchased < 0:
         raise BadRequest(f"adjustment of {delta} would take the {bucket} bucket below zero", field="delta")
     row = new_row(
-        acc, keys.adjust_name(key), "adjust", delta, inc, now,
-        reason=reason, month=acc.month, balanceAfter=after.to_dict(),
+        acc,
+        keys.adjust_name(key),
+        "adjust",
+        delta,
+        inc,
+        now,
+        reason=reason,
+        month=acc.month,
+        balanceAfter=after.to_dict(),
     )
     return Decision([row], TopUpResult(row, after))

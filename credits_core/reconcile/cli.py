@@ -31,15 +31,19 @@ def run_reconcile(service: CreditsService, args: Any) -> int:
         print(json.dumps(report.to_dict(), indent=2))
         return 3 if left else 0
     c = report.checked
-    print(f"checked {c['sessions']:,} checkout sessions ({c['paidSessions']:,} paid), {c['refunds']:,} refunds, "
-          f"{c['subscriptions']:,} subscriptions, {c['invoices']:,} invoices, {c['ledgerTopUps']:,} ledger top-ups")
+    print(
+        f"checked {c['sessions']:,} checkout sessions ({c['paidSessions']:,} paid), {c['refunds']:,} refunds, "
+        f"{c['subscriptions']:,} subscriptions, {c['invoices']:,} invoices, {c['ledgerTopUps']:,} ledger top-ups"
+    )
     if not report.drift:
         print("no drift: every payment is credited once and every credit is paid for")
         return 0
     print(f"{len(report.drift)} drift line(s):")
     for d in report.drift:
-        print(f"  {d.code:<22} {d.stripe_id}  row {d.row or '-'}  user {d.user_id}  {d.detail}"
-              f"  [repair: {d.repair or 'manual'}]")
+        print(
+            f"  {d.code:<22} {d.stripe_id}  row {d.row or '-'}  user {d.user_id}  {d.detail}"
+            f"  [repair: {d.repair or 'manual'}]"
+        )
     for r in report.repairs:
         print(f"  repaired {r.drift.code:<22} {r.drift.stripe_id}: {r.action}  {r.row or ''}  {r.message}")
     return 3 if left else 0
@@ -47,5 +51,9 @@ def run_reconcile(service: CreditsService, args: Any) -> int:
 
 def _progress(fraction: float, text: str) -> None:
     if sys.stderr.isatty():
-        print(f"\r[{'#' * int(fraction * 30):<30}] {text[:60]:<60}", end="" if fraction < 1 else "\n",
-              file=sys.stderr, flush=True)
+        print(
+            f"\r[{'#' * int(fraction * 30):<30}] {text[:60]:<60}",
+            end="" if fraction < 1 else "\n",
+            file=sys.stderr,
+            flush=True,
+        )

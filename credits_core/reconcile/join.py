@@ -56,8 +56,14 @@ class Drift:
         return REPAIRS[self.code]
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"code": self.code, "stripeId": self.stripe_id, "row": self.row, "userId": self.user_id,
-               "detail": self.detail, "repair": self.repair}
+        out = {
+            "code": self.code,
+            "stripeId": self.stripe_id,
+            "row": self.row,
+            "userId": self.user_id,
+            "detail": self.detail,
+            "repair": self.repair,
+        }
         return {k: v for k, v in out.items() if v is not None}
 
 
@@ -86,14 +92,22 @@ def join(
         if s.paid is not None:
             out += _paid(s, topup, ledger)
         elif topup is not None and s.id not in ledger.reversed:
-            out.append(Drift("credited_not_paid", s.id, topup.name, topup.user_id,
-                             f"{topup.delta} credits added, but the session is {s.status} / {s.payment_status}",
-                             session=s.id))
+            out.append(
+                Drift(
+                    "credited_not_paid",
+                    s.id,
+                    topup.name,
+                    topup.user_id,
+                    f"{topup.delta} credits added, but the session is {s.status} / {s.payment_status}",
+                    session=s.id,
+                )
+            )
     for sid, why in sorted(facts.missing.items()):
         topup = ledger.topups.get(sid)
         if topup is not None and sid not in ledger.reversed:
-            out.append(Drift("stripe_object_missing", sid, topup.name, topup.user_id,
-                             f"{why}; {topup.delta} credits added"))
+            out.append(
+                Drift("stripe_object_missing", sid, topup.name, topup.user_id, f"{why}; {topup.delta} credits added")
+            )
     if plan_drift is not None:
         out += plan_drift(facts, ledger)
     return sorted(out, key=lambda d: (list(REPAIRS).index(d.code), d.stripe_id))
@@ -102,17 +116,33 @@ def join(
 def _paid(s: SessionFact, topup: Row | None, ledger: LedgerFacts) -> list[Drift]:
     money = f"{s.amount_total / 100:,.2f} {s.currency.upper()}"
     if topup is None:
-        return [Drift("paid_not_credited", s.id, keys.topup_name(s.id), s.user_id,
-                      f"paid {money} for {s.credits} credits ({s.pack_id}); no top-up row", session=s.id)]
+        return [
+            Drift(
+                "paid_not_credited",
+                s.id,
+                keys.topup_name(s.id),
+                s.user_id,
+                f"paid {money} for {s.credits} credits ({s.pack_id}); no top-up row",
+                session=s.id,
+            )
+        ]
     wrong = _mismatch(s, topup)
     if wrong:
         return [Drift("amount_mismatch", s.id, topup.name, topup.user_id, "; ".join(wrong), session=s.id)]
     charge = s.charge
     recorded = ledger.refunded.get(s.id, 0)
     if charge is not None and charge.amount_refunded > recorded:
-        return [Drift("refund_not_taken_back", charge.charge_id, topup.name, topup.user_id,
-                      f"{charge.amount_refunded} of {charge.amount} {charge.currency} refunded at Stripe; "
-                      f"the ledger recorded {recorded}", session=s.id)]
+        return [
+            Drift(
+                "refund_not_taken_back",
+                charge.charge_id,
+                topup.name,
+                topup.user_id,
+                f"{charge.amount_refunded} of {charge.amount} {charge.currency} refunded at Stripe; "
+                f"the ledger recorded {recorded}",
+                session=s.id,
+            )
+        ]
     return []
 
 

@@ -49,8 +49,12 @@ class PlanFact:
 
 
 def ledger_plans(
-    service: CreditsService, lister: StripeLister, facts: StripeFacts, tenant: str,
-    since: datetime | None, until: datetime | None,
+    service: CreditsService,
+    lister: StripeLister,
+    facts: StripeFacts,
+    tenant: str,
+    since: datetime | None,
+    until: datetime | None,
 ) -> dict[str, Any]:
     """Read both sides for every subscription in view (I/O); the join below is pure."""
     subs: dict[str, Subscription] = {}
@@ -94,14 +98,26 @@ def plan_drift(facts: StripeFacts, ledger: LedgerFacts) -> list[Drift]:
         if key == "missing" or fact.target is None or fact.target == fact.ledger_plan:
             continue
         sub = fact.sub
-        out.append(Drift(
-            "plan_mismatch", sub.id, fact.row, sub.user_id,
-            f"ledger plan {fact.ledger_plan}; subscription is {sub.status} on {sub.plan_id} → should be {fact.target}",
-            subscription=sub.id,
-        ))
+        out.append(
+            Drift(
+                "plan_mismatch",
+                sub.id,
+                fact.row,
+                sub.user_id,
+                f"ledger plan {fact.ledger_plan}; subscription is {sub.status} on {sub.plan_id} → should be {fact.target}",
+                subscription=sub.id,
+            )
+        )
     for sid, row in ledger.plans.get("missing", {}).items():
-        out.append(Drift("stripe_object_missing", sid, row.name, row.user_id,
-                         "Stripe has no such subscription (or it is not a plan of this app)"))
+        out.append(
+            Drift(
+                "stripe_object_missing",
+                sid,
+                row.name,
+                row.user_id,
+                "Stripe has no such subscription (or it is not a plan of this app)",
+            )
+        )
     return out
 
 
@@ -109,8 +125,9 @@ def repair_plan(service: CreditsService, gateway: StripeGateway, d: Drift, tenan
     """Sync the subscription's plan through ``plan_sync`` (once per ledger state)."""
     from .run import RepairResult
 
-    got = plan_sync.sync_subscription(service, StripeSubscriptions(gateway), str(d.subscription),
-                                      tenant=tenant, via="reconcile")
+    got = plan_sync.sync_subscription(
+        service, StripeSubscriptions(gateway), str(d.subscription), tenant=tenant, via="reconcile"
+    )
     if got.action == "changed" and got.change is not None:
         row = next((r.name for r in got.change.rows if r.kind == "plan"), d.row)
         return RepairResult(d, "plan_synced", row, f"plan {got.change.previous_plan} → {got.plan}")

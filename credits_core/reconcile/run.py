@@ -60,8 +60,13 @@ class RepairResult:
     message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.drift.code, "stripeId": self.drift.stripe_id, "action": self.action,
-                "row": self.row, "message": self.message}
+        return {
+            "code": self.drift.code,
+            "stripeId": self.drift.stripe_id,
+            "action": self.action,
+            "row": self.row,
+            "message": self.message,
+        }
 
 
 def reconcile(
@@ -174,4 +179,3 @@ def _billing() -> Any:
     except ImportError:
         return None
     return plans if plans.available() else None
-

@@ -200,8 +200,13 @@ def list_facts(
         pi = refund.get("payment_intent")
         if isinstance(pi, str) and pi not in known:
             known.add(pi)
-            found = list(lister.each(sessions, {"payment_intent": pi, "limit": 1, "expand": [f"data.{EXPAND_CHARGE}"]},
-                                     "checkout sessions"))
+            found = list(
+                lister.each(
+                    sessions,
+                    {"payment_intent": pi, "limit": 1, "expand": [f"data.{EXPAND_CHARGE}"]},
+                    "checkout sessions",
+                )
+            )
             fact = session_fact(found[0]) if found else None
             if fact is not None:
                 facts.sessions[fact.id] = fact
@@ -211,7 +216,9 @@ def list_facts(
         for sub in lister.each(lister.client.v1.subscriptions, params, "subscriptions"):
             facts.subscriptions[str(sub.get("id"))] = sub
         note(0.85, "Listing Stripe invoices")
-        for inv in lister.each(lister.client.v1.invoices, {**window, "limit": lister.page, "status": "paid"}, "invoices"):
+        for inv in lister.each(
+            lister.client.v1.invoices, {**window, "limit": lister.page, "status": "paid"}, "invoices"
+        ):
             facts.invoices[str(inv.get("id"))] = inv
     facts.calls, facts.waits = lister.calls, list(lister.waits)
     note(0.9, "Comparing with the ledger")

@@ -113,7 +113,9 @@ class Registry(_Strict):
         try:
             return self._plans[plan_id]
         except (KeyError, TypeError):
-            raise UnknownPlan(f"unknown plan {plan_id!r}; plans are {', '.join(self._plans)}", plan=str(plan_id)) from None
+            raise UnknownPlan(
+                f"unknown plan {plan_id!r}; plans are {', '.join(self._plans)}", plan=str(plan_id)
+            ) from None
 
     def allows(self, plan_id: str, tool_id: str) -> bool:
         """True when ``plan_id`` may use ``tool_id`` (its ``minPlan`` does not rank above the plan)."""
@@ -137,7 +139,9 @@ class Registry(_Strict):
         try:
             return self._packs[pack_id]
         except (KeyError, TypeError):
-            raise UnknownPack(f"unknown pack {str(pack_id)[:80]!r}; packs are {', '.join(self._packs)}", pack=str(pack_id)[:80]) from None
+            raise UnknownPack(
+                f"unknown pack {str(pack_id)[:80]!r}; packs are {', '.join(self._packs)}", pack=str(pack_id)[:80]
+            ) from None
 
     def to_json(self) -> dict[str, Any]:
         """The document as served by ``GET /api/action-registry``."""

@@ -95,7 +95,10 @@ class SqliteRegistryRepository:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(self._SCHEMA)
         except sqlite3.Error as exc:
-            raise ConfigError(f"cannot open the registry database at CZ_LEDGER_PATH/CZ_REGISTRY_PATH ({exc})", variable="CZ_REGISTRY_PATH") from None
+            raise ConfigError(
+                f"cannot open the registry database at CZ_LEDGER_PATH/CZ_REGISTRY_PATH ({exc})",
+                variable="CZ_REGISTRY_PATH",
+            ) from None
         self._lock = threading.RLock()
         self._cache: Registry | None = None
         self._checked_at = 0.0
@@ -105,7 +108,9 @@ class SqliteRegistryRepository:
 
     def _latest_version(self) -> int | None:
         with self._lock:
-            row = self._db.execute("SELECT max(version) FROM registry_versions WHERE tenant=?", (self.tenant,)).fetchone()
+            row = self._db.execute(
+                "SELECT max(version) FROM registry_versions WHERE tenant=?", (self.tenant,)
+            ).fetchone()
         return row[0]
 
     def _insert(self, reg: Registry) -> None:
@@ -146,7 +151,9 @@ class SqliteRegistryRepository:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                row = self._db.execute("SELECT max(version) FROM registry_versions WHERE tenant=?", (self.tenant,)).fetchone()
+                row = self._db.execute(
+                    "SELECT max(version) FROM registry_versions WHERE tenant=?", (self.tenant,)
+                ).fetchone()
                 cur = row[0] or 0
                 _check_expected(expected_version, cur)
                 reg = parse_registry(_next_doc(doc, self.tenant, cur + 1))

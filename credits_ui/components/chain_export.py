@@ -21,8 +21,12 @@ KEY = "cz_chain"
 
 def chain_export(service: CreditsService, *, ledger: str) -> None:
     """A button that builds the chained export and writes its checkpoint; then a download button."""
-    if st.button("Chained export (JSON Lines)", icon=":material/link:", key=f"{KEY}_make",
-                 help="Every row with a SHA-256 chain; writes a checkpoint row with the head into the ledger"):
+    if st.button(
+        "Chained export (JSON Lines)",
+        icon=":material/link:",
+        key=f"{KEY}_make",
+        help="Every row with a SHA-256 chain; writes a checkpoint row with the head into the ledger",
+    ):
         buf = io.BytesIO()
         head, err = capture(export_chain, service, buf)
         if err is not None:
@@ -34,8 +38,15 @@ def chain_export(service: CreditsService, *, ledger: str) -> None:
         return
     _, head, data = made
     st.download_button(
-        "Download chained export", data=data, file_name=f"ledger-chain-{head.export_id}.jsonl",
-        mime="application/jsonl", icon=":material/download:", key=f"{KEY}_download", on_click="ignore",
+        "Download chained export",
+        data=data,
+        file_name=f"ledger-chain-{head.export_id}.jsonl",
+        mime="application/jsonl",
+        icon=":material/download:",
+        key=f"{KEY}_download",
+        on_click="ignore",
     )
-    st.caption(f"{head.rows:,} rows · head `{head.head[:16]}…` · checkpoint `{head.checkpoint}` — "
-               "check a copy with `credits verify FILE`.")
+    st.caption(
+        f"{head.rows:,} rows · head `{head.head[:16]}…` · checkpoint `{head.checkpoint}` — "
+        "check a copy with `credits verify FILE`."
+    )

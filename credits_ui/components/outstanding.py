@@ -17,16 +17,24 @@ BUCKET_COLORS = {"included": "#2F5BEA", "purchased": "#29A36A"}
 
 
 def _stock_chart(frame: pd.DataFrame) -> alt.Chart:
-    data = frame.melt(id_vars=["day", "purchasedValue", "outstanding"], value_vars=["included", "purchased"],
-                      var_name="bucket", value_name="credits")
+    data = frame.melt(
+        id_vars=["day", "purchasedValue", "outstanding"],
+        value_vars=["included", "purchased"],
+        var_name="bucket",
+        value_name="credits",
+    )
     return (
         alt.Chart(data)
         .mark_area(interpolate="step-after", opacity=0.85)
         .encode(
             x=alt.X("day:T", title=None, axis=alt.Axis(format="%b %d", labelAngle=0)),
             y=alt.Y("credits:Q", stack="zero", title="Outstanding credits"),
-            color=alt.Color("bucket:N", title="Bucket", sort=["included", "purchased"],
-                            scale=alt.Scale(domain=list(BUCKET_COLORS), range=list(BUCKET_COLORS.values()))),
+            color=alt.Color(
+                "bucket:N",
+                title="Bucket",
+                sort=["included", "purchased"],
+                scale=alt.Scale(domain=list(BUCKET_COLORS), range=list(BUCKET_COLORS.values())),
+            ),
             tooltip=[
                 alt.Tooltip("day:T", title="Day"),
                 alt.Tooltip("bucket:N", title="Bucket"),
@@ -48,9 +56,14 @@ def _flow_chart(frame: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("yearmonthdate(day):T", title=None, axis=alt.Axis(format="%b %d", labelAngle=0)),
             y=alt.Y("sum(credits):Q", title="Credits in (+) / out (−)"),
-            color=alt.Color("flow:N", title="Flow", scale=alt.Scale(domain=["in", "out"], range=["#29A36A", "#E4572E"])),
-            tooltip=[alt.Tooltip("yearmonthdate(day):T", title="Day"), alt.Tooltip("flow:N", title="Flow"),
-                     alt.Tooltip("sum(credits):Q", title="Credits", format=",")],
+            color=alt.Color(
+                "flow:N", title="Flow", scale=alt.Scale(domain=["in", "out"], range=["#29A36A", "#E4572E"])
+            ),
+            tooltip=[
+                alt.Tooltip("yearmonthdate(day):T", title="Day"),
+                alt.Tooltip("flow:N", title="Flow"),
+                alt.Tooltip("sum(credits):Q", title="Credits", format=","),
+            ],
         )
         .properties(height=260)
     )
@@ -68,15 +81,22 @@ def outstanding_overview(frame: pd.DataFrame, *, key: str = "cz_ops_outstanding"
     cols[1].metric("Included", f"{int(last['included']):,}", border=True, help="Granted by plans")
     cols[2].metric("Purchased", f"{int(last['purchased']):,}", border=True, help="Bought as top-up packs")
     cols[3].metric(
-        "Purchased, at price paid", f"{float(last['purchasedValue']):,.2f}", border=True,
+        "Purchased, at price paid",
+        f"{float(last['purchasedValue']):,.2f}",
+        border=True,
         help="Purchased credits outstanding × average price paid per credit: the deferred revenue finance carries",
     )
     c1, c2 = st.columns([3, 2], gap="large")
     c1.altair_chart(_stock_chart(frame), width="stretch")
     c2.altair_chart(_flow_chart(frame), width="stretch")
     with st.expander("Outstanding credits by day (table)", icon=":material/table:"):
-        st.dataframe(frame, hide_index=True, key=key, column_config={
-            "day": st.column_config.DateColumn("Day (UTC)"),
-            "purchasedValue": st.column_config.NumberColumn("Purchased, at price paid", format="%.2f"),
-        })
+        st.dataframe(
+            frame,
+            hide_index=True,
+            key=key,
+            column_config={
+                "day": st.column_config.DateColumn("Day (UTC)"),
+                "purchasedValue": st.column_config.NumberColumn("Purchased, at price paid", format="%.2f"),
+            },
+        )
         export_button(frame, "outstanding-credits.csv", label="Export outstanding (CSV)", key=f"{key}_export")

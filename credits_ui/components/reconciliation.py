@@ -46,16 +46,24 @@ def reconciliation_panel(service: CreditsService) -> None:
         "credited, credited but not paid, refunds not taken back, mismatches, plans out of sync."
     )
     if not payments_enabled():
-        st.info("Stripe is not configured on this server (`STRIPE_SECRET_KEY`): nothing to reconcile.",
-                icon=":material/link_off:")
+        st.info(
+            "Stripe is not configured on this server (`STRIPE_SECRET_KEY`): nothing to reconcile.",
+            icon=":material/link_off:",
+        )
         return
     since, until = _window(service.now().date())
     tenant = shared_settings().tenant
     if st.button("Run reconciliation", icon=":material/compare_arrows:", key=f"{KEY}_run"):
         bar = st.progress(0.0, text="Listing Stripe objects")
         report, err = capture(
-            lambda: reconcile(service, gateway(), tenant=tenant, since=since, until=until,
-                              progress=lambda f, t: bar.progress(min(1.0, f), text=t))
+            lambda: reconcile(
+                service,
+                gateway(),
+                tenant=tenant,
+                since=since,
+                until=until,
+                progress=lambda f, t: bar.progress(min(1.0, f), text=t),
+            )
         )
         bar.empty()
         st.session_state[KEY] = report
@@ -65,14 +73,20 @@ def reconciliation_panel(service: CreditsService) -> None:
     if report is None:
         return
     c = report.checked
-    st.caption(f"Checked {c['sessions']:,} sessions ({c['paidSessions']:,} paid), {c['refunds']:,} refunds, "
-               f"{c['subscriptions']:,} subscriptions, {c['invoices']:,} invoices; {c['stripeCalls']:,} Stripe calls.")
+    st.caption(
+        f"Checked {c['sessions']:,} sessions ({c['paidSessions']:,} paid), {c['refunds']:,} refunds, "
+        f"{c['subscriptions']:,} subscriptions, {c['invoices']:,} invoices; {c['stripeCalls']:,} Stripe calls."
+    )
     if not report.drift:
         st.success("No drift: every payment is credited once and every credit is paid for.", icon=":material/check:")
     else:
         st.warning(f"{len(report.drift)} drift line(s).", icon=":material/difference:")
-        st.dataframe(_drift_table(report), hide_index=True, key=f"{KEY}_drift", column_config={
-            "stripeId": "Stripe object", "row": "Ledger row", "userId": "User", "repair": "Repair"})
+        st.dataframe(
+            _drift_table(report),
+            hide_index=True,
+            key=f"{KEY}_drift",
+            column_config={"stripeId": "Stripe object", "row": "Ledger row", "userId": "User", "repair": "Repair"},
+        )
         fixable = [d for d in report.drift if d.repair]
         if fixable and st.button(f"Repair {len(fixable)} line(s)", icon=":material/build:", key=f"{KEY}_repair"):
             done, err = capture(lambda: repair(service, gateway(), report, tenant=tenant))

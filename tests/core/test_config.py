@@ -142,3 +142,13 @@ def test_a_bad_odoo_variable_is_a_start_up_error_naming_it(change: dict[str, str
     with pytest.raises(ConfigError) as info:
         load_settings(env | change)
     assert info.value.details["variable"] == variable and variable in info.value.message
+
+
+def test_ui_pacing_and_bench_routes_are_settings_too() -> None:
+    s = load_settings({"CZ_UI_THINK_SECONDS": "0", "CZ_BENCH_ROUTES": "1"})
+    assert (s.ui_think_seconds, s.bench_routes) == (0.0, True)
+    assert (load_settings({}).ui_think_seconds, load_settings({}).bench_routes) == (0.6, False)
+    for bad in ("-1", "11", "soon"):
+        with pytest.raises(ConfigError) as info:
+            load_settings({"CZ_UI_THINK_SECONDS": bad})
+        assert info.value.details["variable"] == "CZ_UI_THINK_SECONDS"
