@@ -34,13 +34,12 @@ from .policy import (
 )
 from .policy.grants import current_plan
 from .policy.holds import expiry_rows
-from .policy.ledger import Decision, Lookup
 from .policy.reversals import reversal_name, reversal_rows
 from .registry import MemoryRegistryRepository, Pack, Registry, RegistryRepository
 from .registry import editing as registry_editing
 from .service_holds import HoldVerbs
 from .service_reads import LedgerReads
-from .stores.base import LedgerStore
+from .stores.base import Decision, LedgerStore, Lookup
 
 T = TypeVar("T")
 MAX_TAIL = 500

@@ -13,7 +13,7 @@ from typing import TypeVar
 from . import keys
 from .models import Account, HoldAnswer
 from .policy.holds import decide_hold, decide_release, decide_settle
-from .policy.ledger import Decision, Lookup
+from .stores.base import Decision, Lookup
 
 T = TypeVar("T")
 

@@ -18,9 +18,8 @@ from .models import LEDGER_USER, Account, Row
 from .policy import rollover_rows
 from .policy.checkpoints import checkpoint_rows
 from .policy.grants import current_plan
-from .policy.ledger import Decision, Lookup
 from .registry import Registry
-from .stores.base import RowFilter, count_rows, iter_rows
+from .stores.base import Decision, Lookup, RowFilter, count_rows, iter_rows
 
 RUNWAY_ROWS = 1000  # newest rows a runway reads
 

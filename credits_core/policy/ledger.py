@@ -1,27 +1,15 @@
-"""Shared shapes of policy answers."""
+"""Shared shapes of policy answers: rows, and the store contract's ``Decision`` / ``Lookup``."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from ..models import Account, Row
+from ..stores.base import Decision, Lookup
 
-T = TypeVar("T")
-
-# Finds an existing row by name inside the running transaction.
-Lookup = Callable[[str], Row | None]
-
-
-@dataclass(frozen=True)
-class Decision(Generic[T]):
-    """Rows to append atomically, and the answer to give once they are."""
-
-    rows: list[Row] = field(default_factory=list)
-    result: T | None = None
+__all__ = ["Decision", "Lookup", "new_row"]
 
 
 def new_row(acc: Account, name: str, kind: str, delta: int, included_delta: int, now: datetime, **meta: Any) -> Row:

@@ -24,14 +24,25 @@ Guarantees every implementation gives:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from ..models import Account, Row
-from ..policy.ledger import Decision, Lookup
 
 T = TypeVar("T")
+
+# The two contract types between policy and stores: ``decide(account, lookup) -> Decision``.
+# Finds an existing row by name inside the running transaction.
+Lookup = Callable[[str], Row | None]
+
+
+@dataclass(frozen=True)
+class Decision(Generic[T]):
+    """Rows to append atomically, and the answer to give once they are."""
+
+    rows: list[Row] = field(default_factory=list)
+    result: T | None = None
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,7 @@ from typing import TypeVar
 
 from ..errors import StateConflict
 from ..models import Account, Row
-from ..policy.ledger import Decision, Lookup
-from .base import DailyBuckets, DailyTotal, RowFilter, ToolUsage, append_all
+from .base import DailyBuckets, DailyTotal, Decision, Lookup, RowFilter, ToolUsage, append_all
 
 T = TypeVar("T")
 

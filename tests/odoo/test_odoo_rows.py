@@ -10,8 +10,8 @@ import pytest
 
 from credits_core.errors import StateConflict
 from credits_core.models import Account, Row
-from credits_core.policy.ledger import Decision
 from credits_core.stores import RowFilter
+from credits_core.stores.base import Decision
 from credits_core.stores.odoo.rows import to_vals
 from tests.core.support import assert_consistent
 

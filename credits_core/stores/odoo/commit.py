@@ -53,8 +53,7 @@ from typing import Any, TypeVar
 
 from ...errors import CreditsError, InsufficientCredits, LedgerUnavailable, StateConflict
 from ...models import Account, Row
-from ...policy.ledger import Decision, Lookup
-from ..base import append_all
+from ..base import Decision, Lookup, append_all
 from .fold import base_of
 from .rows import STATE_KINDS, add_rows, check_row, fingerprint, kind_of_name, to_vals, txn_of
 from .view import OdooViews, View

@@ -18,8 +18,7 @@ from typing import Any
 
 from ...errors import LedgerUnavailable
 from ...models import Account
-from ...policy.ledger import Decision, Lookup
-from ..base import append_all
+from ..base import Decision, Lookup, append_all
 from .errors import translate
 from .reads import find, read_account
 from .schema import ACCOUNT_COLS, ROW_COLS, from_row

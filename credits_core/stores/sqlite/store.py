@@ -17,8 +17,7 @@ from typing import TypeVar
 
 from ...errors import ConfigError
 from ...models import Account, Row
-from ...policy.ledger import Decision, Lookup
-from ..base import DailyBuckets, DailyTotal, RowFilter, ToolUsage
+from ..base import DailyBuckets, DailyTotal, Decision, Lookup, RowFilter, ToolUsage
 from . import reads
 from .async_commit import AsyncCommitter
 from .errors import mapped

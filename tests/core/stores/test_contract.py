@@ -13,8 +13,8 @@ import pytest
 
 from credits_core.errors import InsufficientCredits, StateConflict
 from credits_core.models import Account, Balance, Row
-from credits_core.policy.ledger import Decision
 from credits_core.stores import DailyTotal, LedgerStore, RowFilter, SqliteStore, ToolUsage
+from credits_core.stores.base import Decision
 from tests.core.support import assert_consistent
 
 DAY1 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)

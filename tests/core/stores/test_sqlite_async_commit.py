@@ -11,8 +11,8 @@ import pytest
 
 from credits_core.errors import InsufficientCredits
 from credits_core.models import Row
-from credits_core.policy.ledger import Decision
 from credits_core.stores import SqliteStore
+from credits_core.stores.base import Decision
 
 AT = datetime(2026, 1, 15, tzinfo=UTC)
 
