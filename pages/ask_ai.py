@@ -76,7 +76,7 @@ def _ask(ui: UiSession, question: str, tool_id: str, tool_label: str, fail: bool
             raise _SimulatedFailure("simulated AI failure")
         return _answer(question, tool_label)
 
-    if is_metered(ui.service.registry.tool(tool_id)):
+    if ui.service.registry.tool(tool_id).per_unit:
         _ask_held(ui, key, question, tool_id, tool_label, think)
         return
     run, err = capture(ui.service.run_metered, ui.user_id, tool_id, key, think, reason="simulated AI failure")
@@ -105,10 +105,6 @@ def _ask(ui: UiSession, question: str, tool_id: str, tool_label: str, fail: bool
     st.rerun()
 
 
-def is_metered(tool) -> bool:
-    return tool.unit_credits is not None
-
-
 def simulated_units(estimate: int) -> int:
     """Units the simulated run uses: five eighths of the estimate, rounded up (8 → 5, 3 → 2)."""
     return max(1, math.ceil(estimate * 5 / 8))
@@ -126,11 +122,18 @@ def _ask_held(ui: UiSession, key: str, question: str, tool_id: str, tool_label: 
         return
     end = held.settle or held.release
     last = {
-        "key": key, "question": question, "answer": held.value or _answer(question, tool_label),
-        "held": True, "reserved": held.reserved, "charged": held.charged, "released": held.released,
-        "replayed": held.hold.replayed, "warning": held.hold.warning or (end.warning if end else None),
+        "key": key,
+        "question": question,
+        "answer": held.value or _answer(question, tool_label),
+        "held": True,
+        "reserved": held.reserved,
+        "charged": held.charged,
+        "released": held.released,
+        "replayed": held.hold.replayed,
+        "warning": held.hold.warning or (end.warning if end else None),
         "shortfall": int(held.hold.row.meta.get("shortfall", 0) or 0),
-        "balance": end.balance.total if end else held.hold.balance.total, "refunded": held.release is not None,
+        "balance": end.balance.total if end else held.hold.balance.total,
+        "refunded": held.release is not None,
     }
     if held.release is not None:
         st.session_state.pop(_PENDING, None)  # a retry is a new attempt
@@ -202,11 +205,6 @@ def _show_last() -> None:
         )
 
 
-def _price(tool) -> int:
-    """What is taken (or reserved) before the run: the fixed price, or the estimate of a per-unit tool."""
-    return tool.unit_price * tool.estimate_units if is_metered(tool) else tool.credits
-
-
 def render() -> None:
     """The Ask AI page."""
     page_header("Ask AI", "Ask the market assistant. You see the cost before it runs; a failed answer is refunded.")
@@ -236,31 +234,33 @@ def render() -> None:
             [t.id for t in tools],
             default=tools[0].id,
             required=True,
-            format_func=lambda tid: f"{DEPTH_LABELS.get(tid, labels[tid].label)} · {_price(labels[tid])} cr",
+            format_func=lambda tid: f"{DEPTH_LABELS.get(tid, labels[tid].label)} · {labels[tid].upfront_credits} cr",
             key="cz_ask_tool",
         )
         tool = labels[tool_id]
         gate = f" · needs the {registry.plan(tool.min_plan).label} plan" if tool.min_plan else ""
-        held = f" ({state.available:,} available, {state.balance.total - state.available:,} held)" if state.holds else ""
-        if is_metered(tool):
+        held = (
+            f" ({state.available:,} available, {state.balance.total - state.available:,} held)" if state.holds else ""
+        )
+        if tool.per_unit:
             unit = tool.unit_label or "unit"
             st.markdown(
-                f"This question reserves **{credits_text(_price(tool))}** (an estimate of {tool.estimate_units:,} "
+                f"This question reserves **{credits_text(tool.upfront_credits)}** (an estimate of {tool.estimate_units:,} "
                 f"{unit}s at {credits_text(tool.unit_price)} each) and is charged what it uses; the rest is released{gate}. "
                 f"Your balance: **{state.balance.total:,}**{held}."
             )
         else:
             st.markdown(
-                f"This question costs **{tool.credits:,} credit{'s' if tool.credits != 1 else ''}**{gate}. "
+                f"This question costs **{credits_text(tool.credits)}**{gate}. "
                 f"Your balance: **{state.balance.total:,}**{held}."
             )
         fail = st.toggle(
             "Simulate an AI failure", key="cz_ask_fail", help="The answer fails after the charge and is refunded"
         )
         c1, c2 = st.columns([1, 1])
-        cost = _price(tool)
+        cost = tool.upfront_credits
         ask = c1.button(
-            f"{'Reserve and ask' if is_metered(tool) else 'Ask'} · {cost} credit{'s' if cost != 1 else ''}",
+            f"{'Reserve and ask' if tool.per_unit else 'Ask'} · {credits_text(cost)}",
             type="primary",
             icon=":material/send:",
             key="cz_ask_submit",

@@ -73,6 +73,16 @@ class Tool(_Strict):
     def estimate_units(self) -> int:
         return self.estimated_units or 1
 
+    @property
+    def per_unit(self) -> bool:
+        """Priced per unit: reserved (held) before it runs, charged for the units it used."""
+        return self.unit_credits is not None
+
+    @property
+    def upfront_credits(self) -> int:
+        """What is taken or reserved before a run: the fixed price, or the estimate of a per-unit tool."""
+        return self.unit_price * self.estimate_units if self.per_unit else self.credits
+
 
 class Pack(_Strict):
     id: str = Field(pattern=_ID)

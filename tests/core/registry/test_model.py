@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from credits_core.errors import RegistryInvalid, UnknownPack, UnknownPlan, UnknownTool
-from credits_core.registry import apply_patch, parse_registry
+from credits_core.registry import Tool, apply_patch, parse_registry
 
 
 @pytest.fixture
@@ -158,3 +158,10 @@ def test_a_patch_can_still_produce_an_invalid_document(doc):
     problems = problems_of(patched)
     assert "plans: plan 'base' is missing" in problems
     assert any(p.startswith("tools[0].credits") for p in problems)
+
+
+def test_what_a_run_takes_up_front_is_the_fixed_price_or_the_per_unit_estimate() -> None:
+    fixed = Tool(id="ask_ai", label="Ask", credits=2)
+    metered = Tool(id="deep", label="Deep", credits=0, unit_credits=3, estimated_units=8)
+    assert (fixed.per_unit, fixed.upfront_credits, fixed.unit_price) == (False, 2, 2)
+    assert (metered.per_unit, metered.upfront_credits, metered.unit_price) == (True, 24, 3)
