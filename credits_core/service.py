@@ -143,7 +143,7 @@ class CreditsService(HoldVerbs, LedgerReads):
         return self.store.tail(keys.check_user(user_id), _clamp(limit))
 
     @property
-    def stored_registry(self) -> Registry:
+    def saved_registry(self) -> Registry:
         """The current registry document exactly as saved (``registry`` applies the starter plan)."""
         return self.registries.current()
 

@@ -171,7 +171,7 @@ def render() -> None:
     scope = _scope()
     if scope is None:
         return
-    current = attempt(lambda: scope.service.stored_registry)
+    current = attempt(lambda: scope.service.saved_registry)
     if current is None:
         return
     st.caption(f"Editing: **{scope.label}**")

@@ -31,7 +31,7 @@ admin_router = APIRouter(tags=["catalog"])
 )
 def action_registry() -> JSONResponse:
     """Plans, tools and packs as stored (public, no token)."""
-    return JSONResponse(service().stored_registry.to_json())
+    return JSONResponse(service().saved_registry.to_json())
 
 
 @admin_router.post(
