@@ -37,7 +37,7 @@ def store() -> MemoryStore:
 
 
 @pytest.fixture
-def service(store: MemoryStore, clock: FixedClock) -> CreditsService:
+def service(clock: FixedClock, store: MemoryStore) -> CreditsService:
     """Warn-only service on ``store`` (a MemoryStore) with the default registry."""
     return CreditsService(store, MemoryRegistryRepository(), clock=clock)
 

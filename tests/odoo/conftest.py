@@ -53,5 +53,5 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def service(store: OdooStore, clock: FixedClock) -> CreditsService:
+def service(clock: FixedClock, store: OdooStore) -> CreditsService:
     return CreditsService(store, MemoryRegistryRepository(), clock=clock)

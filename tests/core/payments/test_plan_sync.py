@@ -50,7 +50,9 @@ def subs(fake: FakeStripe) -> StripeSubscriptions:
 
 
 @pytest.fixture
-def service(store: MemoryStore) -> CreditsService:
+def service(
+    store: MemoryStore,
+) -> CreditsService:
     clock = FixedClock(datetime(2026, 11, 10, 12, tzinfo=UTC))
     return CreditsService(store, clock=clock, starter_plan=NO_PLAN)
 
