@@ -68,7 +68,11 @@ def bench_router(ledger_path: str) -> APIRouter:
     async def server_info() -> JSONResponse:
         import uvicorn
 
-        servers = [o for o in gc.get_objects() if isinstance(o, uvicorn.Server)]
+        gc.unfreeze()  # objects frozen at start-up (front.settle_heap) are invisible to get_objects()
+        try:
+            servers = [o for o in gc.get_objects() if isinstance(o, uvicorn.Server)]
+        finally:
+            gc.freeze()
         info: dict[str, object] = {
             "loop": type(asyncio.get_running_loop()).__module__ + "." + type(asyncio.get_running_loop()).__name__,
             "rss_kib": _rss_kib(),

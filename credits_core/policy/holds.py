@@ -143,14 +143,18 @@ def decide_settle(acc: Account, key: str, units: int, now: datetime, lookup: Loo
     """Charge the actual cost of the hold ``key`` and free the rest; a repeat replays the first settle."""
     units = check_units(units)
     hold = _own_hold(acc, key, lookup)
-    done = lookup(keys.settle_name(key))
+    # An open hold of the account has neither a settle nor a release row (either ends it), so the two
+    # lookups below are only needed once it has ended: a replay, or a settle after a release or expiry.
+    open_now = _is_active(acc, key) and hold.meta["expiresAt"] > stamp(now)
+    done = None if open_now else lookup(keys.settle_name(key))
     if done is not None:
         if done.meta["units"] != units:
             raise IdempotencyConflict(
                 f"this hold was already settled by you for another number of units than {units}", field="units"
             )
         return Decision([], HoldAnswer(done, replayed=True))
-    _still_open(acc, hold, lookup, now, verb="settle")
+    if not open_now:
+        _still_open(acc, hold, lookup, now, verb="settle")
     reserved = int(hold.meta["held"])
     price = int(hold.meta["unitPrice"])
     cost = price * units
