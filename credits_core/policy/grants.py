@@ -54,18 +54,23 @@ def rollover_rows(acc: Account, registry: Registry, now: datetime) -> list[Row]:
         acc = acc.with_rows([grant])
         excess = acc.balance.included - plan.soft_cap
         if excess > 0:
-            trim = new_row(
-                acc,
-                keys.trim_name(acc.user_id, m, acc.trim_seq + 1),
-                "trim",
-                -excess,
-                -excess,
-                now,
-                month=m,
-                plan=plan.id,
-                reason="soft cap at rollover",
-                softCap=plan.soft_cap,
-            )
+            trim = trim_row(acc, m, plan, excess, now, reason="soft cap at rollover")
             rows.append(trim)
             acc = acc.with_rows([trim])
     return rows
+
+
+def trim_row(acc: Account, month: str, plan: Plan, amount: int, now: datetime, *, reason: str) -> Row:
+    """The row that takes ``amount`` included credits above ``plan``'s soft cap (the next trim of ``acc``)."""
+    return new_row(
+        acc,
+        keys.trim_name(acc.user_id, month, acc.trim_seq + 1),
+        "trim",
+        -amount,
+        -amount,
+        now,
+        month=month,
+        plan=plan.id,
+        reason=reason,
+        softCap=plan.soft_cap,
+    )

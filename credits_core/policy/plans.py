@@ -9,7 +9,7 @@ from .. import keys
 from ..errors import IdempotencyConflict
 from ..models import Account, Balance, PlanChange, Row
 from ..registry import Registry
-from .grants import current_plan
+from .grants import current_plan, trim_row
 from .ledger import Decision, Lookup, new_row
 
 # What a plan row states about the change itself; callers' metadata never overrides it.
@@ -73,20 +73,7 @@ def plan_change_rows(
     ]
     cur = acc.with_rows(rows)
     if trimmed:
-        rows.append(
-            new_row(
-                cur,
-                keys.trim_name(acc.user_id, month, cur.trim_seq + 1),
-                "trim",
-                -trimmed,
-                -trimmed,
-                now,
-                month=month,
-                plan=new.id,
-                reason="plan change",
-                softCap=new.soft_cap,
-            )
-        )
+        rows.append(trim_row(cur, month, new, trimmed, now, reason="plan change"))
     if granted:
         rows.append(
             new_row(
