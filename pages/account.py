@@ -18,6 +18,7 @@ from credits_ui.layout import page_header, page_session
 from credits_ui.main import run_page
 from credits_ui.pricing import options_from_registry
 from credits_ui.session import UiSession
+from credits_ui.stripe_return import stripe_return
 
 _CONFIRMED = "cz_confirmed_checkouts"
 _CHECKOUT_URL = "cz_checkout_url"
@@ -25,15 +26,8 @@ _CHECKOUT_URL = "cz_checkout_url"
 
 def _checkout_return(ui: UiSession) -> None:
     """Handle Stripe's redirect back (``?checkout=success&session_id=…`` / ``cancel``) once."""
-    status = st.query_params.get("checkout")
-    if not status:
-        return
-    session_id = st.query_params.get("session_id", "")
-    for name in ("checkout", "session_id"):
-        st.query_params.pop(name, None)
-    if status == "cancel":
-        flash.push_and_rerun("info", "Checkout cancelled — you were not charged.")
-    if status != "success" or not session_id:
+    session_id = stripe_return("checkout", "Checkout cancelled — you were not charged.")
+    if session_id is None:
         return
     if ui.is_demo:
         flash.push_and_rerun("warning", "Sign in to confirm a Stripe checkout; DEMO purchases need no checkout.")

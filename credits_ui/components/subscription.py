@@ -30,6 +30,7 @@ from credits_core.runtime import shared_settings
 from .. import flash
 from ..fmt import money
 from ..session import UiSession
+from ..stripe_return import stripe_return
 from . import topup
 from .errors import attempt, capture, friendly_message
 from .plan_picker import plan_picker
@@ -46,15 +47,8 @@ def gateway() -> StripeSubscriptions:
 
 def checkout_return(ui: UiSession) -> None:
     """Stripe's redirect back (``?subscription=success&session_id=…`` / ``cancel``), once."""
-    status = st.query_params.get("subscription")
-    if not status:
-        return
-    session_id = st.query_params.get("session_id", "")
-    for name in ("subscription", "session_id"):
-        st.query_params.pop(name, None)
-    if status == "cancel":
-        flash.push_and_rerun("info", "Subscription checkout cancelled — you were not charged.")
-    if status != "success" or not session_id or ui.is_demo:
+    session_id = stripe_return("subscription", "Subscription checkout cancelled — you were not charged.")
+    if session_id is None or ui.is_demo:
         return
     tenant = shared_settings().tenant
     result, err = capture(
