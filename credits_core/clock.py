@@ -48,7 +48,8 @@ class FixedClock:
 
 def month_of(at: datetime) -> str:
     """Calendar month in UTC as ``YYYY-MM``."""
-    return at.astimezone(UTC).strftime("%Y-%m")
+    utc = at.astimezone(UTC)
+    return f"{utc.year:04d}-{utc.month:02d}"
 
 
 def next_month(month: str) -> str:

@@ -14,7 +14,8 @@ ROW_PREFIX = "CZ_SMCR|"
 
 def stamp(at: datetime) -> str:
     """Fixed-width UTC text of an instant (text order is time order): hold expiries."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat then "Z": the text of strftime("%Y-%m-%dT%H:%M:%S.%fZ"), in a third less time.
+    return at.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 @dataclass(frozen=True)
@@ -132,22 +133,38 @@ def _apply(acc: Account, row: Row) -> Account:
     """Fold one row into the derived state (the single definition of it)."""
     meta = row.meta
     bal = Balance(acc.balance.included + row.included_delta, acc.balance.purchased + row.purchased_delta)
-    acc = replace(acc, balance=bal, rows=acc.rows + 1)
-    peak = int(meta.get("peak", 0))
-    if row.kind == "grant" and meta.get("month") != acc.month:
-        return replace(acc, month=meta["month"], month_peak=peak, month_granted=row.delta, trim_seq=0)
-    if row.kind == "plan":
-        return replace(acc, plan=meta["plan"], month_peak=max(acc.month_peak, peak))
-    if row.kind == "upgrade":
-        return replace(acc, month_peak=max(acc.month_peak, peak), month_granted=acc.month_granted + row.delta)
-    if row.kind == "trim":
-        return replace(acc, trim_seq=acc.trim_seq + 1)
+    kind = row.kind
+    if kind == "grant" and meta.get("month") != acc.month:
+        return replace(
+            acc,
+            balance=bal,
+            rows=acc.rows + 1,
+            month=meta["month"],
+            month_peak=int(meta.get("peak", 0)),
+            month_granted=row.delta,
+            trim_seq=0,
+        )
+    if kind == "plan":
+        peak = max(acc.month_peak, int(meta.get("peak", 0)))
+        return replace(acc, balance=bal, rows=acc.rows + 1, plan=meta["plan"], month_peak=peak)
+    if kind == "upgrade":
+        peak = max(acc.month_peak, int(meta.get("peak", 0)))
+        return replace(
+            acc, balance=bal, rows=acc.rows + 1, month_peak=peak, month_granted=acc.month_granted + row.delta
+        )
+    if kind == "trim":
+        return replace(acc, balance=bal, rows=acc.rows + 1, trim_seq=acc.trim_seq + 1)
+    holds = acc.holds
     if "held" in meta:  # a hold row (+), or the settle / release row that ends it (−)
         key = meta["hold"]
         if int(meta["held"]) > 0:
-            return replace(acc, holds=(*acc.holds, (key, int(meta["held"]), meta["expiresAt"])))
-        return replace(acc, holds=tuple(h for h in acc.holds if h[0] != key))
-    return acc
+            holds = (*holds, (key, int(meta["held"]), meta["expiresAt"]))
+        else:
+            holds = tuple(h for h in holds if h[0] != key)
+    # Every other row changes only the balance, the row count and the holds: built directly (replace() is slow).
+    return Account(
+        acc.user_id, bal, acc.plan, acc.month, acc.month_peak, acc.month_granted, acc.trim_seq, acc.rows + 1, holds
+    )
 
 
 @dataclass(frozen=True)

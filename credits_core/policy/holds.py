@@ -35,6 +35,8 @@ MAX_UNITS = 1_000_000
 
 def expiry_rows(acc: Account, now: datetime) -> list[Row]:
     """Release rows for every hold of ``acc`` whose time-to-live has passed (deterministic names)."""
+    if not acc.holds:
+        return []
     at = stamp(now)
     expired = [h for h in acc.holds if h[2] <= at]
     if not expired:
@@ -145,7 +147,8 @@ def decide_settle(acc: Account, key: str, units: int, now: datetime, lookup: Loo
     hold = _own_hold(acc, key, lookup)
     # An open hold of the account has neither a settle nor a release row (either ends it), so the two
     # lookups below are only needed once it has ended: a replay, or a settle after a release or expiry.
-    open_now = _is_active(acc, key) and hold.meta["expiresAt"] > stamp(now)
+    active = _is_active(acc, key)
+    open_now = active and hold.meta["expiresAt"] > stamp(now)
     done = None if open_now else lookup(keys.settle_name(key))
     if done is not None:
         if done.meta["units"] != units:
@@ -158,7 +161,7 @@ def decide_settle(acc: Account, key: str, units: int, now: datetime, lookup: Loo
     reserved = int(hold.meta["held"])
     price = int(hold.meta["unitPrice"])
     cost = price * units
-    others = acc.held - (reserved if _is_active(acc, key) else 0)
+    others = acc.held - (reserved if active else 0)
     room = max(0, acc.balance.total - others)
     charged = min(cost, room)
     bal = acc.balance

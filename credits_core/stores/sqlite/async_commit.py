@@ -34,12 +34,14 @@ class AsyncCommitter:
         connect: Callable[[], sqlite3.Connection],
         run_batch: Callable[[sqlite3.Connection, list[Any]], None],
         fail_batch: Callable[[sqlite3.Connection, list[Any], BaseException], None],
+        committed: Callable[[list[Any]], None] = lambda batch: None,
     ) -> None:
         self.loop = loop
         self._lock = lock  # the store's writer lock: one write transaction per process
         self._connect = connect
         self._run_batch = run_batch
         self._fail_batch = fail_batch
+        self._committed = committed  # told of each batch that COMMITted (while the writer lock is held)
         self._conn: sqlite3.Connection | None = None
         self._thread = CommitThread(loop)
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
@@ -95,6 +97,7 @@ class AsyncCommitter:
                     await self._in_thread(conn.execute, "COMMIT")
                     for job in jobs:
                         job.ran = True
+                    self._committed(jobs)
                 except BaseException as exc:
                     self._fail_batch(conn, jobs, exc)
             finally:

@@ -10,18 +10,18 @@ none of it is acknowledged.
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import LedgerUnavailable
-from ...models import Account
+from ...models import Account, Row
 from ..base import Decision, Lookup, append_all
 from .errors import translate
 from .reads import find, read_account
-from .schema import ACCOUNT_COLS, ROW_COLS, from_row
+from .schema import ACCOUNT_COLS, ROW_COLS, dumps, from_row
 
 
 @dataclass(eq=False)
@@ -32,12 +32,44 @@ class Job:
     ran: bool = False  # its decision ran in a batch that COMMITted
     result: Any = None
     error: BaseException | None = None
+    # A thread's call waits on this lock (taken at birth) until the writer releases it: its call ended,
+    # or it is handed the lead. A bare lock: an Event costs a Condition per call.
+    wake: threading.Lock | None = None
+    written: list[Row] = field(default_factory=list)  # its rows, once its SAVEPOINT was released
 
 
-def run_batch(conn: sqlite3.Connection, batch: list[Job]) -> None:
-    """Every job of ``batch`` in its own SAVEPOINT of the open write transaction."""
+class KnownHolds:
+    """Hold rows this process committed, by name: a settle or release reads its hold without a query.
+
+    A committed row never changes (append-only, unique names), so a hit is
+    always what the file holds; a name not kept here is read from the file
+    (a hold another process wrote, or one pushed out by newer ones). Only the
+    writer (holding the store's writer lock) reads or changes it.
+    """
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._rows: dict[str, Row] = {}
+
+    def get(self, name: str) -> Row | None:
+        return self._rows.get(name)
+
+    def remember(self, batch: list[Job]) -> None:
+        """Keep the hold rows of ``batch``, which has just COMMITted."""
+        rows = self._rows
+        for job in batch:
+            for row in job.written:  # empty unless its SAVEPOINT was released
+                if row.kind == "hold":
+                    rows[row.name] = row
+        while len(rows) > self.LIMIT:
+            del rows[next(iter(rows))]  # the oldest
+
+
+def run_batch(conn: sqlite3.Connection, batch: list[Job], known: KnownHolds | None = None) -> None:
+    """Every job of ``batch`` in its own SAVEPOINT of the open write transaction (``known``: see ``KnownHolds``)."""
     for job in batch:
-        _run_job(conn, job)
+        _run_job(conn, job, known)
         if not conn.in_transaction:  # SQLite aborted the whole transaction (e.g. disk full)
             raise job.error or LedgerUnavailable("the ledger transaction was aborted; nothing was written")
 
@@ -52,11 +84,14 @@ def fail_batch(conn: sqlite3.Connection, batch: list[Job], exc: BaseException) -
             job.result, job.error = None, failure
 
 
-def _run_job(conn: sqlite3.Connection, job: Job) -> None:
+def _run_job(conn: sqlite3.Connection, job: Job, known: KnownHolds | None) -> None:
     conn.execute("SAVEPOINT job")
     try:
         acc = read_account(conn, job.user_id)
-        decision = job.decide(acc, lambda name: find(conn, name))
+        if known is None:
+            decision = job.decide(acc, lambda name: find(conn, name))
+        else:
+            decision = job.decide(acc, lambda name: known.get(name) or find(conn, name))
         rows = append_all(decision.rows)
         if rows:
             conn.executemany(
@@ -65,7 +100,7 @@ def _run_job(conn: sqlite3.Connection, job: Job) -> None:
             )
             write_account(conn, acc.with_rows(rows))
         conn.execute("RELEASE job")
-        job.result = decision.result
+        job.result, job.written = decision.result, rows
     except Exception as exc:
         job.error = translate(exc) if isinstance(exc, sqlite3.Error) else exc
         if conn.in_transaction:
@@ -87,6 +122,6 @@ def write_account(conn: sqlite3.Connection, acc: Account) -> None:
             acc.month_granted,
             acc.trim_seq,
             acc.rows,
-            json.dumps(acc.holds, separators=(",", ":")),
+            dumps(acc.holds),
         ),
     )

@@ -7,11 +7,12 @@ hands each its thread's connection and maps sqlite3 errors. The point reads
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from ...models import Account, Row
 from ..base import DailyBuckets, DailyTotal, RowFilter, ToolUsage
@@ -91,7 +92,7 @@ def iter_rows(conn: sqlite3.Connection, where: RowFilter, *, light: bool, batch:
     extra = ", CASE WHEN kind = 'debit' THEN json_extract(meta, '$.shortfall') END" if light else ", NULL"
     cur = conn.cursor()
     cur.execute(f"SELECT {ROW_COLS}, tool{extra} FROM ledger {sql} ORDER BY id", args)
-    loads, parse = json.loads, datetime.fromisoformat
+    loads, parse = orjson.loads, datetime.fromisoformat
     while chunk := cur.fetchmany(batch):
         for name, user, kind, delta, inc, created, meta, tool, short in chunk:
             if light and kind == "debit":

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from ...models import Account, Balance, Row
 
@@ -15,6 +16,7 @@ PRAGMAS = (
     "PRAGMA synchronous=FULL",
     "PRAGMA busy_timeout=30000",
     "PRAGMA foreign_keys=ON",
+    "PRAGMA temp_store=MEMORY",
 )
 
 SCHEMA = """
@@ -61,16 +63,21 @@ def migrate(conn: sqlite3.Connection) -> None:
 
 
 def to_account(r: tuple[Any, ...]) -> Account:
-    holds = tuple((k, n, e) for k, n, e in json.loads(r[9])) if r[9] != "[]" else ()
+    holds = tuple((k, n, e) for k, n, e in orjson.loads(r[9])) if r[9] != "[]" else ()
     return Account(r[0], Balance(r[1], r[2]), r[3], r[4], r[5], r[6], r[7], r[8], holds)
 
 
 def from_row(row: Row) -> tuple[Any, ...]:
-    created = row.created_at.astimezone(UTC).strftime(TS)
-    meta = json.dumps(row.meta, separators=(",", ":"), sort_keys=True)
+    created = row.created_at.astimezone(UTC).isoformat(" ", "microseconds")[:-6]  # = strftime(TS), faster
+    meta = dumps(row.meta)
     return (row.name, row.user_id, row.kind, row.delta, row.included_delta, created, meta)
 
 
 def to_row(r: tuple[Any, ...]) -> Row:
     created = datetime.fromisoformat(r[5]).replace(tzinfo=UTC)  # TS text; fromisoformat is ~10x strptime
-    return Row(r[0], r[1], r[2], r[3], r[4], created, json.loads(r[6]))
+    return Row(r[0], r[1], r[2], r[3], r[4], created, orjson.loads(r[6]))
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text, keys sorted (the ledger's ``meta`` and ``holds`` columns; orjson, UTF-8 kept)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()

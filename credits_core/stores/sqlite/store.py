@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from ..base import DailyBuckets, DailyTotal, Decision, Lookup, RowFilter, ToolUs
 from . import reads
 from .async_commit import AsyncCommitter
 from .errors import mapped
-from .group_commit import Job, fail_batch, run_batch
+from .group_commit import Job, KnownHolds, fail_batch, run_batch
 from .schema import PRAGMAS, SCHEMA, migrate
 
 T = TypeVar("T")
@@ -38,7 +39,9 @@ class SqliteStore:
         self._writer = threading.Lock()  # one writing thread per process (see transact)
         self._queue_lock = threading.Lock()
         self._pending: list[Job] = []
+        self._leader: Job | None = None  # the call committing the threads' next batch (see transact)
         self._committer: AsyncCommitter | None = None
+        self._known = KnownHolds()
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -147,21 +150,44 @@ class SqliteStore:
         """Group commit: concurrent calls of this process share one transaction and one fsync.
 
         Each call runs in its own SAVEPOINT, so a decision that raises rolls
-        back only its own rows. The first waiting thread becomes the writer
-        and commits everything queued so far; the others only wait. Across
-        processes SQLite's write lock (``BEGIN IMMEDIATE``) keeps the order.
+        back only its own rows. One waiting thread at a time leads: it commits
+        everything queued so far, wakes the calls of its batch, and hands the
+        lead to the oldest call still queued; the others only wait for their
+        own call to end (not for the writer lock: a call whose batch is already
+        committed returns at once). Across processes SQLite's write lock
+        (``BEGIN IMMEDIATE``) keeps the order.
         """
-        job = Job(user_id, decide)
+        wake = threading.Lock()
+        wake.acquire()
+        job = Job(user_id, decide, wake=wake)
         with self._queue_lock:
             self._pending.append(job)
-        with self._writer:
-            if not job.done:
-                with self._queue_lock:
-                    batch, self._pending = self._pending, []
-                self._commit(batch)
+            lead = self._leader is None
+            if lead:
+                self._leader = job
+        if not lead:
+            wake.acquire()
+        if not job.done:  # leading (first in line, or handed the lead)
+            self._lead()
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[no-any-return]
+
+    def _lead(self) -> None:
+        """Commit the queued calls as one batch, wake them, and pass the lead on (see ``transact``)."""
+        batch: list[Job] = []
+        try:
+            with self._queue_lock:
+                batch, self._pending = self._pending, []
+            with self._writer:
+                self._commit(batch)
+        finally:
+            with self._queue_lock:
+                successor = self._leader = self._pending[0] if self._pending else None
+            for job in batch:
+                job.wake.release()  # type: ignore[union-attr]
+            if successor is not None:
+                successor.wake.release()  # type: ignore[union-attr]
 
     async def transact_async(self, user_id: str, decide: Callable[[Account, Lookup], Decision[T]]) -> T:
         """``transact`` for the event loop: an asyncio-native group commit, no threadpool hop.
@@ -176,7 +202,14 @@ class SqliteStore:
         if committer is None or committer.loop is not loop:
             if committer is not None and committer.loop.is_closed():
                 committer.close()  # its loop is gone (asyncio.run ended): end its thread too
-            committer = self._committer = AsyncCommitter(loop, self._writer, self._open, run_batch, fail_batch)
+            committer = self._committer = AsyncCommitter(
+                loop,
+                self._writer,
+                self._open,
+                functools.partial(run_batch, known=self._known),
+                fail_batch,
+                self._known.remember,
+            )
         return await committer.submit(Job(user_id, decide))  # type: ignore[no-any-return]
 
     def _commit(self, batch: list[Job]) -> None:
@@ -184,10 +217,12 @@ class SqliteStore:
         self._local.__dict__.pop("snapshots", None)  # data_version does not count this connection's own commits
         try:
             conn.execute("BEGIN IMMEDIATE")
-            run_batch(conn, batch)
+            run_batch(conn, batch, self._known)
             conn.execute("COMMIT")
         except BaseException as exc:
             fail_batch(conn, batch, exc)
+        else:
+            self._known.remember(batch)
         finally:
             for job in batch:
                 job.done = True

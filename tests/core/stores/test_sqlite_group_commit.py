@@ -58,3 +58,32 @@ def test_a_failing_commit_fails_every_call_of_its_batch(tmp_path):
         store.transact("u", lambda acc, lookup: Decision([_row(i) for i in range(1, 400)], None))
     assert getattr(info.value, "code", "") == "ledger_unavailable"
     assert [r.name for r in store.rows()] == ["CZ_SMCR|adjust|gc-0"]
+
+
+def test_many_threads_share_commits_and_none_waits_forever(tmp_path, monkeypatch):
+    store = SqliteStore(tmp_path / "ledger.sqlite3")
+    batches: list[int] = []
+    commit = SqliteStore._commit
+
+    def counted(self, batch):
+        batches.append(len(batch))
+        commit(self, batch)
+
+    monkeypatch.setattr(SqliteStore, "_commit", counted)
+    calls, threads_n = 40, 12
+    answers: dict[int, list[int]] = {t: [] for t in range(threads_n)}
+
+    def work(t: int) -> None:
+        for i in range(calls):
+            n = t * calls + i
+            answers[t].append(store.transact(f"user-{t}", lambda acc, lookup, n=n: Decision([_row(n)], n)))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(threads_n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    assert all(answers[t] == [t * calls + i for i in range(calls)] for t in range(threads_n))
+    assert sum(batches) == calls * threads_n and len(store.rows()) == calls * threads_n
+    assert len(batches) < calls * threads_n  # some calls shared a COMMIT
