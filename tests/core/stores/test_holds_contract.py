@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, datetime
 
@@ -64,6 +65,29 @@ def test_replays_are_the_first_answer_and_conflicts_name_the_callers_field(store
     assert code_of(lambda: svc.release("u", "h-1")) == "hold_closed"
     assert code_of(lambda: svc.settle("u", "never", 1)) == "not_found"
     assert svc.state("u", tail=0).balance.total == 398
+
+
+def test_the_async_verbs_make_the_same_decisions(store):
+    """``hold_async`` / ``settle_async`` / ``release_async`` (the HTTP routes' path) on every store."""
+    svc = service_on(store)
+
+    async def flow():
+        held = await svc.hold_async("u", "ask_ai_deep", "a-1")
+        settled = await svc.settle_async("u", "a-1", 5)
+        await svc.hold_async("u", "document_extract", "a-2")
+        released = await svc.release_async("u", "a-2", "tool failed")
+        refused = await svc.settle_async("u", "a-2", 1), None
+        return held, settled, released, refused
+
+    with pytest.raises(CreditsError) as caught:
+        asyncio.run(flow())
+    assert caught.value.code == "hold_closed"  # the settle after the release
+    assert svc.settle("u", "a-1", 5).replayed and svc.release("u", "a-2").replayed
+    receipt = svc.settle("u", "a-1", 5).to_dict()["receipt"]
+    assert (receipt["reserved"], receipt["charged"], receipt["released"]) == (8, 5, 3)
+    state = svc.state("u", tail=0)
+    assert (state.balance.total, state.available, state.holds) == (395, 395, ())
+    assert_consistent(store, "u")
 
 
 def test_a_hold_never_takes_available_below_zero(store):
