@@ -34,7 +34,7 @@ class AsyncCommitter:
         connect: Callable[[], sqlite3.Connection],
         run_batch: Callable[[sqlite3.Connection, list[Any]], None],
         fail_batch: Callable[[sqlite3.Connection, list[Any], BaseException], None],
-        committed: Callable[[list[Any]], None] = lambda batch: None,
+        committed: Callable[[list[Any]], None],
     ) -> None:
         self.loop = loop
         self._lock = lock  # the store's writer lock: one write transaction per process

@@ -66,7 +66,7 @@ class KnownHolds:
             del rows[next(iter(rows))]  # the oldest
 
 
-def run_batch(conn: sqlite3.Connection, batch: list[Job], known: KnownHolds | None = None) -> None:
+def run_batch(conn: sqlite3.Connection, batch: list[Job], known: KnownHolds) -> None:
     """Every job of ``batch`` in its own SAVEPOINT of the open write transaction (``known``: see ``KnownHolds``)."""
     for job in batch:
         _run_job(conn, job, known)
@@ -84,14 +84,11 @@ def fail_batch(conn: sqlite3.Connection, batch: list[Job], exc: BaseException) -
             job.result, job.error = None, failure
 
 
-def _run_job(conn: sqlite3.Connection, job: Job, known: KnownHolds | None) -> None:
+def _run_job(conn: sqlite3.Connection, job: Job, known: KnownHolds) -> None:
     conn.execute("SAVEPOINT job")
     try:
         acc = read_account(conn, job.user_id)
-        if known is None:
-            decision = job.decide(acc, lambda name: find(conn, name))
-        else:
-            decision = job.decide(acc, lambda name: known.get(name) or find(conn, name))
+        decision = job.decide(acc, lambda name: known.get(name) or find(conn, name))
         rows = append_all(decision.rows)
         if rows:
             conn.executemany(
