@@ -8,6 +8,7 @@ from .errors import InvalidKey
 from .models import ROW_PREFIX
 
 _KEY = re.compile(r"[A-Za-z0-9._:-]{1,200}")
+_SPACE = re.compile(r"\s")  # str.isspace's characters (both use Py_UNICODE_ISSPACE)
 _MAX_USER = 128
 
 
@@ -26,7 +27,7 @@ def check_user(user_id: object) -> str:
     """User ids come from Clerk (``sub``) or the DEMO session: no ``|``, bounded."""
     if not isinstance(user_id, str) or not user_id or len(user_id) > _MAX_USER or "|" in user_id:
         raise InvalidKey("userId must be 1-128 characters without '|'", field="userId")
-    if any(ch.isspace() or not ch.isprintable() for ch in user_id):
+    if not user_id.isprintable() or _SPACE.search(user_id):
         raise InvalidKey("userId must not contain spaces or control characters", field="userId")
     return user_id
 

@@ -15,7 +15,8 @@ ROW_PREFIX = "CZ_SMCR|"
 def stamp(at: datetime) -> str:
     """Fixed-width UTC text of an instant (text order is time order): hold expiries."""
     # isoformat then "Z": the text of strftime("%Y-%m-%dT%H:%M:%S.%fZ"), in a third less time.
-    return at.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    utc = at if at.tzinfo is UTC else at.astimezone(UTC)
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 @dataclass(frozen=True)
@@ -155,12 +156,10 @@ def _apply(acc: Account, row: Row) -> Account:
     if kind == "trim":
         return replace(acc, balance=bal, rows=acc.rows + 1, trim_seq=acc.trim_seq + 1)
     holds = acc.holds
-    if "held" in meta:  # a hold row (+), or the settle / release row that ends it (−)
-        key = meta["hold"]
-        if int(meta["held"]) > 0:
-            holds = (*holds, (key, int(meta["held"]), meta["expiresAt"]))
-        else:
-            holds = tuple(h for h in holds if h[0] != key)
+    held = meta.get("held")
+    if held is not None:  # a hold row (+), or the settle / release row that ends it (−)
+        key, held = meta["hold"], int(held)
+        holds = (*holds, (key, held, meta["expiresAt"])) if held > 0 else tuple(h for h in holds if h[0] != key)
     # Every other row changes only the balance, the row count and the holds: built directly (replace() is slow).
     return Account(
         acc.user_id, bal, acc.plan, acc.month, acc.month_peak, acc.month_granted, acc.trim_seq, acc.rows + 1, holds

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from . import keys
 from .clock import Clock, SystemClock, month_of
 from .errors import BadRequest, NotFound, UnknownPack
-from .models import Account, CreditsState, DebitResult, PlanChange, RefundResult, Row, TopUpResult
+from .models import Account, CreditsState, DebitResult, PlanChange, RefundResult, Row, TopUpResult, stamp
 from .policy import (
     ChargeState,
     Settlement,
@@ -68,6 +68,7 @@ class CreditsService(HoldVerbs, LedgerReads):
         # server mode sets NO_PLAN, since plans are paid subscriptions there.
         self.starter_plan = starter_plan
         self._views: tuple[Registry, Registry] | None = None
+        self._top_up_paths: tuple[Registry, dict[str, Any]] | None = None  # a 402's topUp, per registry version
 
     # -- reads -------------------------------------------------------------
     @property
@@ -172,8 +173,13 @@ class CreditsService(HoldVerbs, LedgerReads):
         return self._top_up_path_of(self.registry)
 
     def _top_up_path_of(self, reg: Registry) -> dict[str, Any]:
+        cached = self._top_up_paths
+        if cached is not None and cached[0] is reg:
+            return cached[1]
         packs = [{"id": p.id, "label": p.label, "credits": p.credits} for p in reg.packs]
-        return {"packs": packs, "accountUrl": self.account_url}
+        path = {"packs": packs, "accountUrl": self.account_url}
+        self._top_up_paths = (reg, path)
+        return path
 
     # -- mutations ---------------------------------------------------------
     def debit(self, user_id: str, tool_id: str, idempotency_key: str) -> DebitResult:
@@ -345,11 +351,16 @@ class CreditsService(HoldVerbs, LedgerReads):
         """``decide`` preceded by any pending monthly grants and releases of expired holds, in one decision."""
         reg = reg or self.registry
         now = now or self.now()
+        at = stamp(now)  # once per call, before the writer runs it
+        month = at[:7]  # = month_of(now): stamp is UTC ISO text
 
         def run(acc: Account, lookup: Lookup) -> Decision[T]:
-            grants = rollover_rows(acc, reg, now)
-            acc = acc.with_rows(grants)
-            ends = expiry_rows(acc, now)  # expired holds are released by the user's next transaction
+            grants = rollover_rows(acc, reg, now) if acc.month != month else []
+            if grants:
+                acc = acc.with_rows(grants)
+            ends = expiry_rows(acc, now, at)  # expired holds are released by the user's next transaction
+            if not grants and not ends:  # nothing due: the common case
+                return decide(acc, lookup)
             inner = decide(acc.with_rows(ends), lookup)
             return Decision(grants + ends + inner.rows, inner.result)
 

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from . import keys
 from .models import Account, HoldAnswer
-from .policy.holds import decide_hold, decide_release, decide_settle
+from .policy.holds import decide_hold, decide_release, decide_settle, hold_request, settle_request
 from .stores.base import Decision, Lookup
 
 T = TypeVar("T")
@@ -51,18 +51,19 @@ class HoldVerbs:
     def _hold_decision(self, user_id: str, tool_id: str, key: str, units: int | None) -> Decide:
         keys.check_user(user_id)
         key = keys.check_key(key, "holdKey")
-        reg, now, enforce, path = self.registry, self.now(), self.enforce, self.top_up_path()
+        reg, now, enforce = self.registry, self.now(), self.enforce
+        path = self._top_up_path_of(reg)
+        req = hold_request(reg, tool_id, key, units, now)
 
         def decide(acc: Account, lookup: Lookup) -> Decision[HoldAnswer]:
-            return decide_hold(acc, reg, tool_id, key, units, now, lookup, enforce=enforce, top_up=path)
+            return decide_hold(acc, reg, req, lookup, enforce=enforce, top_up=path)
 
         return self._rolled(decide, reg, now)
 
     def _settle_decision(self, user_id: str, key: str, units: int) -> Decide:
         keys.check_user(user_id)
-        key = keys.check_key(key, "holdKey")
-        now = self.now()
-        return self._rolled(lambda acc, lookup: decide_settle(acc, key, units, now, lookup), now=now)
+        req = settle_request(keys.check_key(key, "holdKey"), units, self.now())
+        return self._rolled(lambda acc, lookup: decide_settle(acc, req, lookup), now=req.now)
 
     def _release_decision(self, user_id: str, key: str, reason: str) -> Decide:
         keys.check_user(user_id)

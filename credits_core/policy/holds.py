@@ -18,7 +18,7 @@ its release row (the same name in every process). Keys are permanent.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import keys
 from ..errors import BadRequest, HoldClosed, HoldExpired, IdempotencyConflict, InsufficientCredits, NotFound
@@ -33,11 +33,14 @@ SETTLE_SHORT = "the actual cost was above what could be charged: the rest was no
 MAX_UNITS = 1_000_000
 
 
-def expiry_rows(acc: Account, now: datetime) -> list[Row]:
-    """Release rows for every hold of ``acc`` whose time-to-live has passed (deterministic names)."""
+def expiry_rows(acc: Account, now: datetime, at: str | None = None) -> list[Row]:
+    """Release rows for every hold of ``acc`` whose time-to-live has passed (deterministic names).
+
+    ``at``: ``stamp(now)``, when the caller has it already.
+    """
     if not acc.holds:
         return []
-    at = stamp(now)
+    at = at or stamp(now)
     expired = [h for h in acc.holds if h[2] <= at]
     if not expired:
         return []
@@ -68,27 +71,41 @@ def _available(acc: Account) -> int:
     return max(0, acc.balance.total - acc.held)
 
 
+class HoldRequest(NamedTuple):
+    """What a hold asks, with everything that does not depend on the account worked out before the transaction."""
+
+    tool_id: str
+    key: str
+    units: int | None  # as asked; None: the tool's estimate
+    now: datetime
+    expires_at: str  # stamp(now + the registry's time-to-live)
+
+
+def hold_request(registry: Registry, tool_id: str, key: str, units: int | None, now: datetime) -> HoldRequest:
+    """The account-free part of a hold (validated before the writer runs it)."""
+    return HoldRequest(str(tool_id), key, units, now, stamp(now + timedelta(seconds=registry.hold_ttl_seconds)))
+
+
 def decide_hold(
     acc: Account,
     registry: Registry,
-    tool_id: str,
-    key: str,
-    units: int | None,
-    now: datetime,
+    req: HoldRequest,
     lookup: Lookup,
     *,
     enforce: bool,
     top_up: dict[str, Any] | None = None,
 ) -> Decision[HoldAnswer]:
-    """Reserve ``unitPrice × units`` (default: the tool's estimate) under ``key``, or replay it."""
-    existing = lookup(keys.hold_name(key))
+    """Reserve ``unitPrice × units`` (default: the tool's estimate) under ``req.key``, or replay it."""
+    name = keys.hold_name(req.key)
+    existing = lookup(name)
     if existing is not None:
-        return Decision([], replay_hold(existing, acc.user_id, str(tool_id), units))
-    tool, plan = gate(acc, registry, tool_id)
-    units = tool.estimate_units if units is None else check_units(units)
+        return Decision([], replay_hold(existing, acc.user_id, req.tool_id, req.units))
+    tool, plan = gate(acc, registry, req.tool_id)
+    units = tool.estimate_units if req.units is None else check_units(req.units)
     price = tool.unit_price
     estimate = price * units
-    available = _available(acc)
+    bal = acc.balance
+    available = max(0, bal.total - acc.held)
     short = max(0, estimate - available)
     if short and enforce:
         raise InsufficientCredits(
@@ -96,28 +113,28 @@ def decide_hold(
             tool=tool.id,
             required=estimate,
             available=available,
-            balance=acc.balance.to_dict(),
+            balance=bal.to_dict(),
             topUp=top_up or {},
         )
     held = estimate - short
     row = new_row(
         acc,
-        keys.hold_name(key),
+        name,
         "hold",
         0,
         0,
-        now,
+        req.now,
         tool=tool.id,
         units=units,
         unitPrice=price,
         estimate=estimate,
         held=held,
-        hold=key,
-        expiresAt=stamp(now + timedelta(seconds=registry.hold_ttl_seconds)),
+        hold=req.key,
+        expiresAt=req.expires_at,
         registryVersion=registry.version,
         plan=plan.id,
         month=acc.month,
-        balanceAfter=acc.balance.to_dict(),
+        balanceAfter=bal.to_dict(),
         availableAfter=available - held,
         shortfall=short or None,
         warning=HOLD_SHORT if short else None,
@@ -141,30 +158,49 @@ def replay_hold(existing: Row, user_id: str, tool_id: str, units: int | None) ->
     return HoldAnswer(existing, replayed=True)
 
 
-def decide_settle(acc: Account, key: str, units: int, now: datetime, lookup: Lookup) -> Decision[HoldAnswer]:
-    """Charge the actual cost of the hold ``key`` and free the rest; a repeat replays the first settle."""
-    units = check_units(units)
+class SettleRequest(NamedTuple):
+    """What a settle asks, checked before the transaction (``at``: ``stamp(now)``)."""
+
+    key: str
+    units: int
+    now: datetime
+    at: str
+
+
+def settle_request(key: str, units: object, now: datetime) -> SettleRequest:
+    """The account-free part of a settle: ``units`` checked (``bad_request`` before any transaction)."""
+    return SettleRequest(key, check_units(units), now, stamp(now))
+
+
+def decide_settle(acc: Account, req: SettleRequest, lookup: Lookup) -> Decision[HoldAnswer]:
+    """Charge the actual cost of the hold ``req.key`` and free the rest; a repeat replays the first settle."""
+    key, units, now = req.key, req.units, req.now
     hold = _own_hold(acc, key, lookup)
-    # An open hold of the account has neither a settle nor a release row (either ends it), so the two
-    # lookups below are only needed once it has ended: a replay, or a settle after a release or expiry.
-    active = _is_active(acc, key)
-    open_now = active and hold.meta["expiresAt"] > stamp(now)
-    done = None if open_now else lookup(keys.settle_name(key))
-    if done is not None:
-        if done.meta["units"] != units:
-            raise IdempotencyConflict(
-                f"this hold was already settled by you for another number of units than {units}", field="units"
-            )
-        return Decision([], HoldAnswer(done, replayed=True))
-    if not open_now:
+    meta = hold.meta
+    # The account's entry for this hold, if not ended: an open hold has neither a settle nor a release row
+    # (either ends it), so the two lookups below are only needed once it has ended — a replay, or a settle
+    # after a release or expiry.
+    others = 0
+    active = False
+    for entry in acc.holds:
+        if entry[0] == key:
+            active = True
+        else:
+            others += entry[1]
+    if not (active and meta["expiresAt"] > req.at):
+        done = lookup(keys.settle_name(key))
+        if done is not None:
+            if done.meta["units"] != units:
+                raise IdempotencyConflict(
+                    f"this hold was already settled by you for another number of units than {units}", field="units"
+                )
+            return Decision([], HoldAnswer(done, replayed=True))
         _still_open(acc, hold, lookup, now, verb="settle")
-    reserved = int(hold.meta["held"])
-    price = int(hold.meta["unitPrice"])
+    reserved = int(meta["held"])
+    price = int(meta["unitPrice"])
     cost = price * units
-    others = acc.held - (reserved if active else 0)
-    room = max(0, acc.balance.total - others)
-    charged = min(cost, room)
     bal = acc.balance
+    charged = min(cost, max(0, bal.total - others))
     from_included = min(charged, bal.included)
     after = Balance(bal.included - from_included, bal.purchased - (charged - from_included))
     short = cost - charged
@@ -175,13 +211,13 @@ def decide_settle(acc: Account, key: str, units: int, now: datetime, lookup: Loo
         -charged,
         -from_included,
         now,
-        tool=hold.meta["tool"],
+        tool=meta["tool"],
         cost=charged,
         actualCost=cost,
         units=units,
         unitPrice=price,
-        registryVersion=hold.meta["registryVersion"],
-        plan=hold.meta.get("plan"),
+        registryVersion=meta["registryVersion"],
+        plan=meta.get("plan"),
         month=acc.month,
         hold=key,
         held=-reserved,

@@ -132,6 +132,8 @@ class LedgerStore(Protocol):
 def append_all(rows: Iterable[Row]) -> list[Row]:
     """Materialise ``rows`` and check names are unique within the batch."""
     out = list(rows)
+    if len(out) < 2:
+        return out
     names = [r.name for r in out]
     if len(names) != len(set(names)):
         raise ValueError("a decision returned two rows with the same name")

@@ -1,8 +1,8 @@
 """The asyncio-native group commit of ``SqliteStore.transact_async`` (the batch itself: ``group_commit.py``).
 
 Requests append a job and await its future. One batch at a time (a task of
-the event loop) takes every queued job, opens ``BEGIN IMMEDIATE``, runs each
-job in its own SAVEPOINT **on the loop** (point reads and in-memory page
+the event loop) takes every queued job, opens ``BEGIN IMMEDIATE``, runs the
+jobs (``group_commit.run_batch``) **on the loop** (point reads and in-memory page
 writes: microseconds, and no thread fights the loop for the GIL per
 statement), then runs ``COMMIT`` — the fsync — in the store's one commit
 thread. Futures resolve only after COMMIT returned; a failed COMMIT fails

@@ -1,10 +1,11 @@
-"""The one write path's batch: decisions in SAVEPOINTs of one write transaction, failing together.
+"""The one write path's batch: many calls' decisions in one write transaction.
 
 Both group commits use it — the threads' ``SqliteStore.transact`` and the
-event loop's :class:`~.async_commit.AsyncCommitter`: each job's decision runs
-in its own SAVEPOINT (a decision that raises rolls back only its own rows),
-and a batch whose transaction fails gives every job of it the failure, so
-none of it is acknowledged.
+event loop's :class:`~.async_commit.AsyncCommitter`. A decision that raises
+fails only its own call (it raises before writing); a write that fails makes
+the batch run again with a SAVEPOINT per job (``run_batch``), so it fails
+only its own call too; and a batch whose transaction fails gives every job of
+it the failure, so none of it is acknowledged.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Job:
     # A thread's call waits on this lock (taken at birth) until the writer releases it: its call ended,
     # or it is handed the lead. A bare lock: an Event costs a Condition per call.
     wake: threading.Lock | None = None
-    written: list[Row] = field(default_factory=list)  # its rows, once its SAVEPOINT was released
+    written: list[Row] = field(default_factory=list)  # its rows, once they were written in the batch
 
 
 class KnownHolds:
@@ -59,7 +60,7 @@ class KnownHolds:
         """Keep the hold rows of ``batch``, which has just COMMITted."""
         rows = self._rows
         for job in batch:
-            for row in job.written:  # empty unless its SAVEPOINT was released
+            for row in job.written:  # empty unless its rows were written
                 if row.kind == "hold":
                     rows[row.name] = row
         while len(rows) > self.LIMIT:
@@ -67,11 +68,30 @@ class KnownHolds:
 
 
 def run_batch(conn: sqlite3.Connection, batch: list[Job], known: KnownHolds) -> None:
-    """Every job of ``batch`` in its own SAVEPOINT of the open write transaction (``known``: see ``KnownHolds``)."""
-    for job in batch:
-        _run_job(conn, job, known)
+    """Every job of ``batch`` in the open write transaction (``known``: see ``KnownHolds``).
+
+    A job's decision raises before it writes anything, so a batch needs no
+    SAVEPOINT per job unless one of its writes fails (a constraint, which a
+    correct decision never meets): the batch runs without them inside one
+    SAVEPOINT, and only when a write fails is it rolled back to that point and
+    run again with a SAVEPOINT per job, so that the failing job alone fails.
+    Decisions are pure functions of what they read, so running one again is safe.
+    """
+    conn.execute("SAVEPOINT batch")
+    try:
+        for job in batch:
+            _run_job(conn, job, known)
+    except Exception:
         if not conn.in_transaction:  # SQLite aborted the whole transaction (e.g. disk full)
-            raise job.error or LedgerUnavailable("the ledger transaction was aborted; nothing was written")
+            raise
+        conn.execute("ROLLBACK TO batch")
+        for job in batch:
+            job.result, job.error, job.written = None, None, []
+        for job in batch:
+            _run_job_alone(conn, job, known)
+            if not conn.in_transaction:
+                raise job.error or LedgerUnavailable("the ledger transaction was aborted; nothing was written") from None
+    conn.execute("RELEASE batch")
 
 
 def fail_batch(conn: sqlite3.Connection, batch: list[Job], exc: BaseException) -> None:
@@ -85,25 +105,41 @@ def fail_batch(conn: sqlite3.Connection, batch: list[Job], exc: BaseException) -
 
 
 def _run_job(conn: sqlite3.Connection, job: Job, known: KnownHolds) -> None:
-    conn.execute("SAVEPOINT job")
+    """Decide and write ``job``: a decision that raises is the job's answer; a failed read or write raises."""
+    acc = read_account(conn, job.user_id)
     try:
-        acc = read_account(conn, job.user_id)
         decision = job.decide(acc, lambda name: known.get(name) or find(conn, name))
         rows = append_all(decision.rows)
-        if rows:
-            conn.executemany(
-                f"INSERT INTO ledger ({ROW_COLS}, tool) VALUES (?,?,?,?,?,?,?,?)",
-                [(*from_row(r), r.meta.get("tool")) for r in rows],
-            )
-            write_account(conn, acc.with_rows(rows))
+    except sqlite3.Error:
+        raise  # a read failed: the batch decides what to do
+    except Exception as exc:
+        job.error = exc
+        return
+    _write(conn, acc, rows)
+    job.result, job.written = decision.result, rows
+
+
+def _run_job_alone(conn: sqlite3.Connection, job: Job, known: KnownHolds) -> None:
+    """``job`` in its own SAVEPOINT: a failed write rolls back its rows only and is its answer."""
+    conn.execute("SAVEPOINT job")
+    try:
+        _run_job(conn, job, known)
         conn.execute("RELEASE job")
-        job.result, job.written = decision.result, rows
     except Exception as exc:
         job.error = translate(exc) if isinstance(exc, sqlite3.Error) else exc
         if conn.in_transaction:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK TO job")
                 conn.execute("RELEASE job")
+
+
+def _write(conn: sqlite3.Connection, acc: Account, rows: list[Row]) -> None:
+    if rows:
+        conn.executemany(
+            f"INSERT INTO ledger ({ROW_COLS}, tool) VALUES (?,?,?,?,?,?,?,?)",
+            [(*from_row(r), r.meta.get("tool")) for r in rows],
+        )
+        write_account(conn, acc.with_rows(rows))
 
 
 def write_account(conn: sqlite3.Connection, acc: Account) -> None:
@@ -119,6 +155,6 @@ def write_account(conn: sqlite3.Connection, acc: Account) -> None:
             acc.month_granted,
             acc.trim_seq,
             acc.rows,
-            dumps(acc.holds),
+            dumps(acc.holds) if acc.holds else "[]",
         ),
     )

@@ -63,7 +63,7 @@ def migrate(conn: sqlite3.Connection) -> None:
 
 
 def to_account(r: tuple[Any, ...]) -> Account:
-    holds = tuple((k, n, e) for k, n, e in orjson.loads(r[9])) if r[9] != "[]" else ()
+    holds = tuple(map(tuple, orjson.loads(r[9]))) if r[9] != "[]" else ()  # [[key, credits, expiresAt], …]
     return Account(r[0], Balance(r[1], r[2]), r[3], r[4], r[5], r[6], r[7], r[8], holds)
 
 

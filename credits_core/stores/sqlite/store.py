@@ -149,8 +149,8 @@ class SqliteStore:
     def transact(self, user_id: str, decide: Callable[[Account, Lookup], Decision[T]]) -> T:
         """Group commit: concurrent calls of this process share one transaction and one fsync.
 
-        Each call runs in its own SAVEPOINT, so a decision that raises rolls
-        back only its own rows. One waiting thread at a time leads: it commits
+        A decision that raises, or a write that fails, fails only its own call
+        (``group_commit.run_batch``). One waiting thread at a time leads: it commits
         everything queued so far, wakes the calls of its batch, and hands the
         lead to the oldest call still queued; the others only wait for their
         own call to end (not for the writer lock: a call whose batch is already
@@ -193,7 +193,7 @@ class SqliteStore:
         """``transact`` for the event loop: an asyncio-native group commit, no threadpool hop.
 
         Requests queue their decisions; one batch at a time runs them on the
-        loop in one ``BEGIN IMMEDIATE`` (a SAVEPOINT each) and COMMITs in the
+        loop in one ``BEGIN IMMEDIATE`` (``group_commit.run_batch``) and COMMITs in the
         store's commit thread (one fsync per batch); the futures resolve after
         COMMIT returned, and a failed COMMIT fails every call of its batch.
         """

@@ -11,6 +11,7 @@ from credits_core.errors import InsufficientCredits
 from credits_core.models import Row
 from credits_core.stores import SqliteStore
 from credits_core.stores.base import Decision
+from credits_core.stores.sqlite.group_commit import Job, KnownHolds, run_batch
 
 AT = datetime(2026, 1, 15, tzinfo=UTC)
 
@@ -87,3 +88,39 @@ def test_many_threads_share_commits_and_none_waits_forever(tmp_path, monkeypatch
     assert all(answers[t] == [t * calls + i for i in range(calls)] for t in range(threads_n))
     assert sum(batches) == calls * threads_n and len(store.rows()) == calls * threads_n
     assert len(batches) < calls * threads_n  # some calls shared a COMMIT
+
+
+def test_a_job_whose_write_fails_fails_alone_when_the_batch_runs_again_with_savepoints(tmp_path):
+    """The batch runs without a SAVEPOINT per job; a failed write reruns it with them, so only that job fails."""
+    store = SqliteStore(tmp_path / "ledger.sqlite3")
+    store.transact("user-0", lambda acc, lookup: Decision([_row(0)], None))  # gc-0 exists
+    seen: dict[str, list[int]] = {"first": [], "third": []}
+
+    def credit(i: int, tag: str):
+        def decide(acc, lookup):
+            seen[tag].append(acc.balance.included)  # decisions may run twice: each run sees the batch so far
+            return Decision([_row(i)], ("ok", i, acc.balance.included))
+
+        return decide
+
+    def refused(acc, lookup):
+        raise InsufficientCredits("refused before writing", i=9)
+
+    jobs = [
+        Job("user-1", credit(1, "first")),
+        Job("user-2", lambda acc, lookup: Decision([_row(0)], "never")),  # gc-0 again: the UNIQUE name refuses it
+        Job("user-1", credit(4, "third")),  # user-1 again, after job 1's row
+        Job("user-0", refused),
+    ]
+    conn = store._conn()
+    conn.execute("BEGIN IMMEDIATE")
+    run_batch(conn, jobs, KnownHolds())
+    conn.execute("COMMIT")
+
+    assert jobs[0].result == ("ok", 1, 0) and jobs[2].result == ("ok", 4, 5)
+    assert getattr(jobs[1].error, "code", "") == "conflict" and jobs[1].result is None and not jobs[1].written
+    assert isinstance(jobs[3].error, InsufficientCredits)
+    # The first pass stopped at the failed write; the second, with SAVEPOINTs, ran every job again.
+    assert seen == {"first": [0, 0], "third": [5]}
+    assert sorted(r.name for r in store.rows()) == [f"CZ_SMCR|adjust|gc-{i}" for i in (0, 1, 4)]
+    assert store.account("user-1").balance.included == 10 and store.account("user-2").rows == 0
